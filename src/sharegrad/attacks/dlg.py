@@ -1,0 +1,123 @@
+"""Deep Leakage from Gradients (Zhu, Liu, Han 2019), Algorithm 1, as published.
+
+Dummy input and dummy label from N(0, 1); the dummy label is used as
+softmax(y'); the objective is the summed squared distance between the dummy
+gradients and the shared ones; L-BFGS (lr 1, history 100, max_iter 20 per
+outer step). ``line_search`` is ``none`` as in the original code, or
+``strong_wolfe``. With ``labels: idlg`` the label is read off the gradients
+first (iDLG) and only the input is optimised.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from sharegrad.attacks.base import AttackResult, Target, parameter_gradients, register_attack
+from sharegrad.attacks.labels import idlg_label
+from sharegrad.errors import UserError
+from sharegrad.seeding import generator
+
+DEFAULTS = {
+    "iterations": 300,
+    "line_search": "none",
+    "lr": 1.0,
+    "history_size": 100,
+    "max_iter": 20,
+    "labels": "joint",  # joint (DLG) | idlg | known (target.known_labels)
+    "snapshot_every": 10,
+    "divergence_limit": 1.0e4,  # |dummy pixel| beyond this counts as an exploding image
+}
+LINE_SEARCHES = {"none": None, "strong_wolfe": "strong_wolfe"}
+
+
+def gradient_distance(dummy: list[torch.Tensor], shared: list[torch.Tensor]) -> torch.Tensor:
+    return sum(((d - s) ** 2).sum() for d, s in zip(dummy, shared))
+
+
+def resolve(config: dict) -> dict:
+    unknown = set(config) - set(DEFAULTS)
+    if unknown:
+        raise UserError(f"unknown DLG setting(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    settings = {**DEFAULTS, **config}
+    if settings["line_search"] not in LINE_SEARCHES:
+        raise UserError(f"line_search must be one of {sorted(LINE_SEARCHES)}, not {settings['line_search']!r}")
+    if settings["labels"] not in ("joint", "idlg", "known"):
+        raise UserError(f"labels must be joint, idlg or known, not {settings['labels']!r}")
+    if int(settings["iterations"]) < 0:
+        raise UserError("iterations must be >= 0")
+    return settings
+
+
+@register_attack("dlg")
+def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, observer=None) -> AttackResult:
+    settings = resolve(config)
+    device = target.shared_gradients[0].device
+    shared = [g.detach() for g in target.shared_gradients]
+    g = generator(seed, "attack:dlg:init", device)
+    dummy = torch.randn(target.input_shape, generator=g, device=device).requires_grad_(True)
+    batch = target.input_shape[0]
+
+    if settings["labels"] == "joint":
+        dummy_label = torch.randn((batch, target.num_classes), generator=g, device=device).requires_grad_(True)
+        variables = [dummy, dummy_label]
+
+        def soft_labels():
+            return F.softmax(dummy_label, dim=-1)
+    else:
+        if settings["labels"] == "idlg":
+            if batch != 1:
+                raise UserError("labels: idlg reads one label and needs batch size 1; use known labels from the multiset recovery for larger batches")
+            fixed = idlg_label(model, shared, target.num_classes)
+        else:
+            if target.known_labels is None:
+                raise UserError("labels: known needs target.known_labels")
+            fixed = target.known_labels
+        onehot = F.one_hot(fixed.to(device), target.num_classes).float()
+        variables = [dummy]
+
+        def soft_labels():
+            return onehot
+
+    optimizer = torch.optim.LBFGS(variables, lr=settings["lr"], history_size=settings["history_size"],
+                                  max_iter=settings["max_iter"],
+                                  line_search_fn=LINE_SEARCHES[settings["line_search"]])
+    evaluations = 0
+
+    def closure():
+        nonlocal evaluations
+        evaluations += 1
+        optimizer.zero_grad()
+        dummy_gradients = parameter_gradients(model, dummy, soft_labels(), create_graph=True)
+        loss = gradient_distance(dummy_gradients, shared)
+        loss.backward()
+        return loss
+
+    loss_curve: list[float] = []
+    snapshots = {0: dummy.detach().clone()}
+    if observer:
+        observer(0, dummy.detach())
+    status, diverged_at, steps = "finished", None, 0
+    for step in range(1, int(settings["iterations"]) + 1):
+        loss = float(optimizer.step(closure))
+        loss_curve.append(loss)
+        steps = step
+        image_max = float(dummy.detach().abs().max())
+        if not math.isfinite(loss) or not math.isfinite(image_max) or image_max > settings["divergence_limit"]:
+            status, diverged_at = "diverged", step
+            break
+        if observer:
+            observer(step, dummy.detach())
+        if step % settings["snapshot_every"] == 0 or step == settings["iterations"]:
+            snapshots[step] = dummy.detach().clone()
+
+    if status == "finished":
+        with torch.enable_grad():
+            final = gradient_distance(parameter_gradients(model, dummy, soft_labels(), create_graph=False), shared)
+        loss_curve.append(float(final))
+        evaluations += 1
+    labels = soft_labels().detach().argmax(dim=-1)
+    return AttackResult(reconstruction=dummy.detach(), labels=labels, loss_curve=loss_curve, snapshots=snapshots,
+                        status=status, diverged_at=diverged_at, evaluations=evaluations, steps=steps)

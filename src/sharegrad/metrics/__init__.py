@@ -1,0 +1,1 @@
+"""Scores of reconstructions: image quality, labels, matching for batches."""

@@ -1,0 +1,68 @@
+"""What the Snakemake rules ask of the config: cells, chunks, paths, CLI arguments.
+
+Kept here (not in the .smk files) so it is importable and tested without Snakemake.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from sharegrad import grid
+from sharegrad.errors import UserError
+
+DLG_CELL_DEFAULTS = {"line_search": "none", "labels": "joint"}
+DLG_CELL_KEYS = ["model", "batch_size", "attack", "line_search", "labels"]
+
+
+def results_root(config: dict) -> str:
+    return f"results/{config['name']}"
+
+
+def dlg_cells(config: dict) -> list[dict]:
+    cells, seen = [], set()
+    for spec in config["dlg"]["grids"]:
+        for cell in grid.expand({**{k: [v] for k, v in DLG_CELL_DEFAULTS.items()}, **spec}):
+            cell = {k: cell[k] for k in DLG_CELL_KEYS}
+            if cell["labels"] == "idlg" and cell["batch_size"] != 1:
+                raise UserError(f"dlg.grids: labels idlg reads one label and needs batch_size 1, got {cell['batch_size']}")
+            key = grid.cell_path(cell)
+            if key not in seen:
+                seen.add(key)
+                cells.append(cell)
+    return cells
+
+
+def dlg_chunks(config: dict) -> list[str]:
+    total, size = config["dlg"]["attacks_per_cell"], config["dlg"]["chunk_size"]
+    return [f"{start}-{min(start + size, total)}" for start in range(0, total, size)]
+
+
+def dlg_chunk_dirs(config: dict) -> list[str]:
+    root = results_root(config)
+    return [f"{root}/dlg/{grid.cell_path(cell)}/chunk~{chunk}" for cell in dlg_cells(config) for chunk in dlg_chunks(config)]
+
+
+def image_data_file(config: dict) -> str:
+    """The file whose presence says the configured image set is ready (a rule makes it)."""
+    name, split = config["data"]["image_dataset"], config["data"]["split"]
+    if name == "cifar10":
+        return f"data/cifar/cifar-10-batches-py/{'test_batch' if split == 'test' else 'data_batch_1'}"
+    root = "data/embedded" if name == "embedded" else "data/cifar"
+    return f"{root}/cifar-100-python/{split}"
+
+
+def dlg_cli_args(config: dict, cell_path: str, chunk: str) -> str:
+    cell = grid.parse_cell_path(cell_path)
+    start, stop = chunk.split("-")
+    attack_config = dict(config["dlg"]["attack_settings"].get(cell["attack"], {}))
+    attack_config["line_search"] = cell["line_search"]
+    attack_config["labels"] = cell["labels"]
+    args = [
+        "--dataset", config["data"]["image_dataset"], "--split", config["data"]["split"],
+        "--model", cell["model"], "--batch-size", cell["batch_size"], "--attack", cell["attack"],
+        "--attack-config", json.dumps(attack_config, sort_keys=True),
+        "--success-mse", config["dlg"]["success_mse"], "--seed", config["seed"],
+        "--indices", f"{start}:{stop}", "--device", config["device"], "--threads", config.get("threads", 1),
+    ]
+    return " ".join(shlex.quote(str(a)) for a in args)

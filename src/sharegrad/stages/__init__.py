@@ -1,0 +1,1 @@
+"""Pipeline stages: what one Snakemake rule runs, importable and testable without Snakemake."""

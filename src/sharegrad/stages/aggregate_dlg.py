@@ -1,0 +1,76 @@
+"""Stage: gather the per-attack JSONs of image attacks into tidy CSVs.
+
+``dlg.csv``: one row per attacked image (attack-level fields repeated), so a
+batch of 8 gives 8 rows. ``dlg_curves.csv``: one row per attack and outer step
+(gradient-match loss, mean image MSE).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from sharegrad.errors import UserError
+
+
+def read_records(folders: list[Path]) -> list[dict]:
+    records = []
+    for folder in folders:
+        for file in sorted(Path(folder).glob("*.json")):
+            with open(file) as handle:
+                try:
+                    records.append(json.load(handle))
+                except json.JSONDecodeError as exc:
+                    raise UserError(f"{file} is not valid JSON ({exc}); delete it and rerun its rule") from None
+    return records
+
+
+def flatten(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows, curves = [], []
+    for r in records:
+        params = r["parameters"]
+        attack_config = params.get("attack_config", {})
+        base = {
+            "dataset": params["dataset"], "model": params["model"], "batch_size": params["batch_size"],
+            "attack": params["attack"], "line_search": attack_config.get("line_search", "none"),
+            "labels": attack_config.get("labels", "joint"), "iterations": attack_config.get("iterations"),
+            "defense": params.get("defense", "none"), "level": params.get("defense_level", 0),
+            "success_mse": params["success_mse"],
+            "attack_index": r["attack_index"], "seed": r["seed"], "status": r["status"],
+            "diverged_at": r["diverged_at"], "steps": r["steps"], "evaluations": r["evaluations"],
+            "wall_time_s": r["wall_time_s"], "seconds_per_evaluation": r["seconds_per_evaluation"],
+            "final_loss": r["final_loss"], "device": r["provenance"]["device"],
+            "git_commit": r["provenance"]["git_commit"], "config_hash": r["provenance"]["config_hash"],
+            "arrays": r["files"]["arrays"],
+        }
+        for image in r["images"]:
+            rows.append({**base, **image})
+        key = {k: base[k] for k in ("dataset", "model", "batch_size", "attack", "line_search", "labels",
+                                    "defense", "level", "attack_index")}
+        for step, loss in enumerate(r["loss_curve"]):
+            mse = r["mse_curve"][step] if step < len(r["mse_curve"]) else None
+            curves.append({**key, "step": step, "gradient_match_loss": loss, "mean_mse": mse})
+    return pd.DataFrame(rows), pd.DataFrame(curves)
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser("aggregate-dlg", help="gather image-attack JSONs into CSVs")
+    p.add_argument("folders", nargs="+", help="folders holding attack~N.json files")
+    p.add_argument("--out", required=True, help="per-image CSV")
+    p.add_argument("--curves", required=True, help="per-step curves CSV")
+
+    def handler(args):
+        records = read_records([Path(f) for f in args.folders])
+        if not records:
+            raise UserError(f"no attack results found in {len(args.folders)} folder(s)")
+        table, curves = flatten(records)
+        for frame, out in ((table, args.out), (curves, args.curves)):
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+            frame.to_csv(tmp, index=False)
+            tmp.replace(out)
+        print(f"{len(records)} attacks, {len(table)} images -> {args.out}")
+
+    p.set_defaults(handler=handler)

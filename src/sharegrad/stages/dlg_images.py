@@ -1,0 +1,227 @@
+"""Stage: run a chunk of DLG-family attacks on images and score them.
+
+For each attack: build the victim model (seeded), compute the gradients the
+victim shares for its batch, hand them to the attack, and score the result
+against the ground truth (after optimal matching for batches). One JSON per
+attack with parameters, seed, device, versions, wall time, curves and
+metrics; one .npz with the ground truth and the snapshots; one PNG.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sharegrad.attacks import Target, run_attack
+from sharegrad.attacks.base import victim_gradients
+from sharegrad.data import load_image_set
+from sharegrad.errors import UserError
+from sharegrad.metrics.image import mse, psnr, to_unit_range
+from sharegrad.metrics.matching import match_by_mse
+from sharegrad.models import build_model
+from sharegrad.provenance import pick_device, provenance
+from sharegrad.stages.common import atomic_path, write_json
+
+
+@dataclass
+class ImageAttackSpec:
+    dataset: str = "embedded"
+    split: str = "train"
+    model: str = "lenet"
+    batch_size: int = 1
+    attack: str = "dlg"
+    attack_config: dict = field(default_factory=dict)
+    success_mse: float = 1e-3
+    seed: int = 0
+    data_root: str | None = None
+
+    def validate(self) -> None:
+        if self.batch_size < 1:
+            raise UserError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.success_mse > 0:
+            raise UserError(f"success_mse must be > 0, got {self.success_mse}")
+
+
+def image_indices(attack_index: int, batch_size: int) -> list[int]:
+    return list(range(attack_index * batch_size, (attack_index + 1) * batch_size))
+
+
+def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.device) -> tuple[dict, dict]:
+    seed = spec.seed + attack_index
+    indices = image_indices(attack_index, spec.batch_size)
+    truth, labels = images.tensor(indices)
+    truth, labels = truth.to(device), labels.to(device)
+    model = build_model(spec.model, num_classes=images.num_classes, seed=seed).to(device)
+    shared = victim_gradients(model, truth, labels, images.num_classes)
+    target = Target(shared_gradients=shared, input_shape=tuple(truth.shape), num_classes=images.num_classes)
+
+    mse_curve: list[float] = []
+    first_success = [None] * spec.batch_size
+
+    def observer(step: int, dummy: torch.Tensor) -> None:
+        current = to_unit_range(dummy)
+        order = match_by_mse(current, truth) if spec.batch_size > 1 else np.arange(1)
+        per_image = mse(current[order], truth)
+        mse_curve.append(float(per_image.mean()))
+        for i, value in enumerate(per_image.tolist()):
+            if first_success[i] is None and value < spec.success_mse:
+                first_success[i] = step
+
+    start = time.perf_counter()
+    result = run_attack(spec.attack, model, target, spec.attack_config, seed=seed, observer=observer)
+    wall = time.perf_counter() - start
+
+    recon = to_unit_range(result.reconstruction)
+    order = match_by_mse(recon, truth) if spec.batch_size > 1 else np.arange(1)
+    per_mse = mse(recon[order], truth)
+    per_psnr = psnr(recon[order], truth)
+    recovered = result.labels[order].cpu()
+    per_image = [
+        {
+            "position": i,
+            "image_index": indices[i],
+            "true_label": int(labels[i]),
+            "recovered_label": int(recovered[i]),
+            "label_correct": bool(recovered[i] == labels[i].cpu()),
+            "mse": float(per_mse[i]),
+            "psnr": float(per_psnr[i]),
+            # A diverged attack is a failure whatever its last image looked like.
+            "success": bool(per_mse[i] < spec.success_mse) and result.status == "finished",
+            "first_success_step": first_success[i],
+        }
+        for i in range(spec.batch_size)
+    ]
+    settings = {k: v for k, v in vars(spec).items() if k != "data_root"}
+    record = {
+        "kind": "dlg_image",
+        "attack_index": attack_index,
+        "seed": seed,
+        "model_seed": seed,
+        "parameters": settings,
+        "status": result.status,
+        "diverged_at": result.diverged_at,
+        "steps": result.steps,
+        "evaluations": result.evaluations,
+        "wall_time_s": wall,
+        "seconds_per_evaluation": wall / max(result.evaluations, 1),
+        "final_loss": result.loss_curve[-1] if result.loss_curve else None,
+        "loss_curve": result.loss_curve,
+        "mse_curve": mse_curve,
+        "images": per_image,
+        "provenance": provenance(device, settings),
+    }
+    steps = sorted(result.snapshots)
+    arrays = {
+        "truth": truth.cpu().numpy(),
+        "snapshot_steps": np.asarray(steps),
+        "snapshots": np.stack([to_unit_range(result.snapshots[s])[order].cpu().numpy() for s in steps]),
+        "final": recon[order].cpu().numpy(),
+    }
+    return record, arrays
+
+
+def save_png(path: Path, truth: np.ndarray, final: np.ndarray) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(truth)
+    fig, axes = plt.subplots(2, n, figsize=(1.2 * n + 0.6, 2.6), squeeze=False)
+    for i in range(n):
+        for row, image in enumerate((truth[i], final[i])):
+            axes[row][i].imshow(np.clip(image.transpose(1, 2, 0), 0, 1))
+            axes[row][i].axis("off")
+    axes[0][0].set_title("truth", fontsize=8, loc="left")
+    axes[1][0].set_title("reconstruction", fontsize=8, loc="left")
+    fig.tight_layout()
+    tmp = atomic_path(path)
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, device: str = "auto") -> list[dict]:
+    """Run the attacks in ``attack_indices``; each writes its files as soon as it ends."""
+    spec.validate()
+    torch_device = pick_device(device)
+    root = Path(spec.data_root) if spec.data_root else None
+    images = load_image_set(spec.dataset, spec.split, root)
+    available = len(images) // spec.batch_size
+    bad = [i for i in attack_indices if not 0 <= i < available]
+    if bad:
+        raise UserError(f"attack index {bad[0]} is out of range: {spec.dataset}/{spec.split} holds {len(images)} images, "
+                        f"so {available} attacks of batch size {spec.batch_size} (0..{available - 1})")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = []
+    for index in tqdm(attack_indices, desc=f"{spec.attack} {spec.model} bs{spec.batch_size}", unit="attack"):
+        record, arrays = run_one(spec, index, images, torch_device)
+        stem = out_dir / f"attack~{index}"
+        tmp = atomic_path(stem.with_suffix(".npz"))
+        np.savez_compressed(tmp, **arrays)
+        tmp.replace(stem.with_suffix(".npz"))
+        save_png(stem.with_suffix(".png"), arrays["truth"], arrays["final"])
+        record["files"] = {"arrays": str(stem.with_suffix(".npz")), "png": str(stem.with_suffix(".png"))}
+        write_json(stem.with_suffix(".json"), record)
+        records.append(record)
+    return records
+
+
+def parse_indices(text: str) -> list[int]:
+    """``0:8`` (start:stop), ``3`` or ``0,2,5``."""
+    try:
+        if ":" in text:
+            start, stop = (int(v) for v in text.split(":"))
+            return list(range(start, stop))
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise UserError(f"--indices must look like 0:8, 3 or 0,2,5, not {text!r}") from None
+
+
+def register_cli(subparsers) -> None:
+    import json
+
+    p = subparsers.add_parser("dlg", help="run a chunk of gradient-inversion attacks on images",
+                              description="Run attacks number INDICES (attack i uses images i*bs .. i*bs+bs-1).")
+    p.add_argument("--dataset", default="embedded", help="embedded | cifar100 | cifar10")
+    p.add_argument("--split", default="train")
+    p.add_argument("--data-root", default=None, help="folder holding cifar-100-python/ (default: data/<set>)")
+    p.add_argument("--model", default="lenet")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--attack", default="dlg")
+    p.add_argument("--attack-config", default="{}", help="JSON object of attack settings, e.g. '{\"iterations\": 300}'")
+    p.add_argument("--success-mse", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--indices", default="0:1", help="attack indices: 0:8, 3 or 0,2,5")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--out-dir", required=True)
+
+    def handler(args):
+        try:
+            attack_config = json.loads(args.attack_config)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--attack-config is not valid JSON: {exc}") from None
+        if not isinstance(attack_config, dict):
+            raise UserError("--attack-config must be a JSON object")
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        from sharegrad.attacks import ATTACKS
+        from sharegrad.models import MODELS
+
+        MODELS.get(args.model), ATTACKS.get(args.attack)  # fail on a bad name before loading anything
+        spec = ImageAttackSpec(dataset=args.dataset, split=args.split, model=args.model, batch_size=args.batch_size,
+                               attack=args.attack, attack_config=attack_config, success_mse=args.success_mse,
+                               seed=args.seed, data_root=args.data_root)
+        records = run_chunk(spec, parse_indices(args.indices), Path(args.out_dir), args.device)
+        ok = sum(image["success"] for r in records for image in r["images"])
+        total = sum(len(r["images"]) for r in records)
+        print(f"{len(records)} attacks, {ok}/{total} images below MSE {spec.success_mse:g}")
+
+    p.set_defaults(handler=handler)

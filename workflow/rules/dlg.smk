@@ -1,0 +1,34 @@
+# Deep Leakage from Gradients on images: one job = one chunk of attacks of one
+# cell (model x batch size x attack x line search x labels), then one CSV.
+
+
+rule dlg_attack:
+    input:
+        pipeline.image_data_file(config),
+    output:
+        directory(f"{RESULTS}/dlg/{{cell}}/chunk~{{chunk}}"),
+    params:
+        args=lambda w: pipeline.dlg_cli_args(config, w.cell, w.chunk),
+    log:
+        f"{LOGS}/dlg/{{cell}}/chunk~{{chunk}}.log",
+    benchmark:
+        f"{LOGS}/dlg/{{cell}}/chunk~{{chunk}}.benchmark.tsv"
+    threads: THREADS
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
+        runtime=240,
+        mem_mb=4000,
+    shell:
+        "sharegrad dlg {params.args} --out-dir {output} > {log} 2>&1"
+
+
+rule dlg_aggregate:
+    input:
+        pipeline.dlg_chunk_dirs(config),
+    output:
+        table=f"{RESULTS}/dlg.csv",
+        curves=f"{RESULTS}/dlg_curves.csv",
+    log:
+        f"{LOGS}/dlg_aggregate.log",
+    shell:
+        "sharegrad aggregate-dlg {input} --out {output.table} --curves {output.curves} > {log} 2>&1"
