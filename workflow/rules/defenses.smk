@@ -1,0 +1,1 @@
+# defenses: rules added by its issue; empty until then.

@@ -1,0 +1,1 @@
+# dtc: rules added by its issue; empty until then.

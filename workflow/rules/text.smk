@@ -1,0 +1,1 @@
+# text: rules added by its issue; empty until then.

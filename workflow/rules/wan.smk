@@ -1,0 +1,1 @@
+# wan: rules added by its issue; empty until then.
