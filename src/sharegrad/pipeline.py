@@ -11,17 +11,20 @@ import shlex
 from sharegrad import grid
 from sharegrad.errors import UserError
 
-DLG_CELL_DEFAULTS = {"line_search": "none", "labels": "joint"}
-DLG_CELL_KEYS = ["model", "batch_size", "attack", "line_search", "labels"]
+# Every image-attack cell spells all of these in its path, defaults included,
+# so the no-defense baseline of a defense sweep is the same job as the plain run.
+DLG_CELL_DEFAULTS = {"line_search": "none", "labels": "joint", "defense": "none", "level": 0}
+DLG_CELL_KEYS = ["model", "batch_size", "attack", "line_search", "labels", "defense", "level"]
 
 
 def results_root(config: dict) -> str:
     return f"results/{config['name']}"
 
 
-def dlg_cells(config: dict) -> list[dict]:
+def dlg_cells(config: dict, grids: list[dict] | None = None) -> list[dict]:
+    """Cells of ``grids`` (default: ``dlg.grids``), each a dict over DLG_CELL_KEYS, without repeats."""
     cells, seen = [], set()
-    for spec in config["dlg"]["grids"]:
+    for spec in config["dlg"]["grids"] if grids is None else grids:
         for cell in grid.expand({**{k: [v] for k, v in DLG_CELL_DEFAULTS.items()}, **spec}):
             cell = {k: cell[k] for k in DLG_CELL_KEYS}
             if cell["labels"] == "idlg" and cell["batch_size"] != 1:
@@ -38,9 +41,11 @@ def dlg_chunks(config: dict) -> list[str]:
     return [f"{start}-{min(start + size, total)}" for start in range(0, total, size)]
 
 
-def dlg_chunk_dirs(config: dict) -> list[str]:
+def dlg_chunk_dirs(config: dict, cells: list[dict] | None = None) -> list[str]:
+    """Output folders of the dlg_attack jobs for ``cells`` (default: the cells of ``dlg.grids``)."""
     root = results_root(config)
-    return [f"{root}/dlg/{grid.cell_path(cell)}/chunk~{chunk}" for cell in dlg_cells(config) for chunk in dlg_chunks(config)]
+    cells = dlg_cells(config) if cells is None else cells
+    return [f"{root}/dlg/{grid.cell_path(cell)}/chunk~{chunk}" for cell in cells for chunk in dlg_chunks(config)]
 
 
 def image_data_file(config: dict) -> str:
@@ -62,6 +67,7 @@ def dlg_cli_args(config: dict, cell_path: str, chunk: str) -> str:
         "--dataset", config["data"]["image_dataset"], "--split", config["data"]["split"],
         "--model", cell["model"], "--batch-size", cell["batch_size"], "--attack", cell["attack"],
         "--attack-config", json.dumps(attack_config, sort_keys=True),
+        "--defense", cell["defense"], "--defense-level", cell["level"],
         "--success-mse", config["dlg"]["success_mse"], "--seed", config["seed"],
         "--indices", f"{start}:{stop}", "--device", config["device"], "--threads", config.get("threads", 1),
     ]
