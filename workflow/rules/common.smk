@@ -6,6 +6,9 @@ import sharegrad.pipeline as pipeline
 RESULTS = pipeline.results_root(config)
 LOGS = f"logs/{config['name']}"
 THREADS = config.get("threads", 1)
+# For `--software-deployment-method conda`: every rule runs in the project's
+# environment (relative to the rule files in workflow/rules/).
+CONDA_ENV = "../../environment.yml"
 
 
 wildcard_constraints:

@@ -6,6 +6,8 @@ rule embedded_images:
     output:
         train="data/embedded/cifar-100-python/train",
         test="data/embedded/cifar-100-python/test",
+    conda:
+        CONDA_ENV
     log:
         "logs/data/embedded_images.log",
     shell:
@@ -15,6 +17,8 @@ rule embedded_images:
 rule digits:
     output:
         "data/digits/digits.npz",
+    conda:
+        CONDA_ENV
     log:
         "logs/data/digits.log",
     shell:
@@ -25,6 +29,8 @@ rule cifar100:
     output:
         train="data/cifar/cifar-100-python/train",
         test="data/cifar/cifar-100-python/test",
+    conda:
+        CONDA_ENV
     log:
         "logs/data/cifar100.log",
     retries: 2
@@ -36,6 +42,8 @@ rule cifar10:
     output:
         train="data/cifar/cifar-10-batches-py/data_batch_1",
         test="data/cifar/cifar-10-batches-py/test_batch",
+    conda:
+        CONDA_ENV
     log:
         "logs/data/cifar10.log",
     retries: 2

@@ -9,6 +9,8 @@ rule dlg_attack:
         directory(f"{RESULTS}/dlg/{{cell}}/chunk~{{chunk}}"),
     params:
         args=lambda w: pipeline.dlg_cli_args(config, w.cell, w.chunk),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/dlg/{{cell}}/chunk~{{chunk}}.log",
     benchmark:
@@ -28,6 +30,8 @@ rule dlg_aggregate:
     output:
         table=f"{RESULTS}/dlg.csv",
         curves=f"{RESULTS}/dlg_curves.csv",
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/dlg_aggregate.log",
     shell:

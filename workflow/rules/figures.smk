@@ -17,6 +17,8 @@ rule figure_dlg_reconstructions:
         ),
     params:
         options=json.dumps(config["dlg"]["figures"].get("reconstructions", {})),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/figures/dlg_reconstructions.log",
     shell:
@@ -34,6 +36,8 @@ rule figure_dlg_summary:
         ),
     params:
         options=json.dumps({"config": config["name"]}),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/figures/dlg_summary.log",
     shell:

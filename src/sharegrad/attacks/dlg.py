@@ -121,3 +121,7 @@ def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, obse
     labels = soft_labels().detach().argmax(dim=-1)
     return AttackResult(reconstruction=dummy.detach(), labels=labels, loss_curve=loss_curve, snapshots=snapshots,
                         status=status, diverged_at=diverged_at, evaluations=evaluations, steps=steps)
+
+
+# Checked by the stage before any work starts, so a typo fails at once.
+dlg.validate = resolve

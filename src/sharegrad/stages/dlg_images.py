@@ -153,6 +153,11 @@ def save_png(path: Path, truth: np.ndarray, final: np.ndarray) -> None:
 def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, device: str = "auto") -> list[dict]:
     """Run the attacks in ``attack_indices``; each writes its files as soon as it ends."""
     spec.validate()
+    from sharegrad.attacks import ATTACKS
+
+    attack = ATTACKS.get(spec.attack)
+    if hasattr(attack, "validate"):
+        attack.validate(spec.attack_config)
     torch_device = pick_device(device)
     root = Path(spec.data_root) if spec.data_root else None
     images = load_image_set(spec.dataset, spec.split, root)

@@ -1,0 +1,49 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One thread: the numbers the tests compare are then the same on every CPU run.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def embedded_root(tmp_path_factory) -> Path:
+    """The embedded photographs written once per test session, in CIFAR-100 format."""
+    from sharegrad.data.embedded import write_embedded
+
+    root = tmp_path_factory.mktemp("embedded")
+    write_embedded(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def embedded(embedded_root):
+    from sharegrad.data import load_image_set
+
+    return load_image_set("embedded", "train", embedded_root)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return ROOT
+
+
+def venv_bin(name: str) -> str:
+    """A console script next to the running interpreter (the venv's)."""
+    import sys
+
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+@pytest.fixture
+def cli_env():
+    import sys
+
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
