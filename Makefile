@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv demo test paper-dry-run lint clean-results
+.PHONY: venv demo test paper-dry-run lint clean-results slurm-smoke report
 
 venv: $(VENV)/.installed
 
@@ -22,7 +22,18 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: venv
-	$(BIN)/snakemake --cores $(CORES) --configfile experiments/smoke.yaml
+	$(BIN)/snakemake --cores $(CORES) --configfile experiments/smoke.yaml --workflow-profile workflow/profiles/ci
+
+# Root only: a throw-away single-node SLURM (tests/slurm/up.sh), the smoke
+# pipeline through workflow/profiles/slurm, its CSVs compared with those of
+# `make demo` (results/smoke), then the cluster torn down.
+slurm-smoke: venv
+	tests/slurm/smoke_through_slurm.sh --reference results/smoke
+
+# The HTML report of the smoke results (run `make demo` first) and its screenshot.
+report: venv
+	$(BIN)/snakemake --configfile experiments/smoke.yaml --workflow-profile workflow/profiles/ci --report report.html
+	docs/screenshot.sh report.html docs/report_smoke.png
 
 test: venv
 	$(BIN)/python -m pytest -q

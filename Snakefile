@@ -12,7 +12,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "experiments/paper.yaml"
+# paper.yaml is the default; a config given with --configfile replaces it whole
+# (no key-by-key merge, so a smoke run never inherits a paper-scale grid).
+if not workflow.overwrite_configfiles:
+
+    configfile: "experiments/paper.yaml"
 
 
 validate(config, "experiments/schema.yaml")
@@ -26,9 +30,15 @@ include: "workflow/rules/text.smk"
 include: "workflow/rules/dtc.smk"
 include: "workflow/rules/wan.smk"
 include: "workflow/rules/figures.smk"
+# After every stage: the report front page and the provenance table of all results.
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         all_targets(),
     default_target: True
+
+
+# Last, so it sees every rule: GPU requests and local rules by rule name.
+include: "workflow/rules/cluster.smk"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import platform
 import socket
 import subprocess
 import sys
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -57,11 +60,65 @@ def provenance(device: torch.device, settings: dict) -> dict:
         "device": device_description(device),
         "torch_threads": torch.get_num_threads(),
         "host": socket.gethostname(),
+        # Under SLURM: which job made it (empty on a workstation).
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
     }
 
 
+# Held for the life of the process: the lock on a GPU is its claim, and the
+# kernel drops it when the process ends, however it ends.
+_CLAIMED: list = []
+
+
+def gpu_lock_dir() -> Path:
+    return Path(os.environ.get("SHAREGRAD_GPU_LOCK_DIR", Path(tempfile.gettempdir()) / "sharegrad-gpu-locks"))
+
+
+def claim_gpu(count: int, lock_dir: Path | None = None) -> tuple[int, bool]:
+    """Claim one of ``count`` GPUs for this process: (index, exclusive).
+
+    Snakemake caps how many GPU jobs run at once (the profile's ``gpu``
+    resource) but does not say which card each gets; each job takes the first
+    card no other sharegrad process holds. When every card is held (the user
+    raised ``gpu`` above the number of cards, to share), the job shares a card
+    picked by its process id, and says so.
+    """
+    lock_dir = Path(lock_dir or gpu_lock_dir())
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        handle = open(lock_dir / f"gpu{index}.lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _CLAIMED.append(handle)
+        return index, True
+    return os.getpid() % count, False
+
+
 def pick_device(requested: str = "auto") -> torch.device:
-    """``auto`` takes CUDA when present; the choice is recorded with the result."""
+    """``auto`` takes CUDA when present; the choice is recorded with the result.
+
+    With several visible GPUs and no pinning from outside (SLURM or the user set
+    CUDA_VISIBLE_DEVICES to one card; torchrun sets LOCAL_RANK), ``auto`` claims
+    a card of its own, so parallel jobs of one workstation spread over the cards.
+    """
+    device = _pick_device(requested)
+    if requested == "auto" and device.type == "cuda" and "LOCAL_RANK" not in os.environ:
+        count = torch.cuda.device_count()
+        if count > 1:
+            index, exclusive = claim_gpu(count)
+            if not exclusive:
+                print(f"sharegrad: all {count} GPUs are held by other sharegrad jobs; sharing cuda:{index}",
+                      file=sys.stderr)
+            device = torch.device(f"cuda:{index}")
+            torch.cuda.set_device(device)
+    return device
+
+
+def _pick_device(requested: str) -> torch.device:
     from sharegrad.errors import UserError
 
     if requested == "auto":
