@@ -14,7 +14,7 @@ from sharegrad.errors import UserError
 # Every image-attack cell spells all of these in its path, defaults included,
 # so the no-defense baseline of a defense sweep is the same job as the plain run.
 DLG_CELL_DEFAULTS = {"line_search": "none", "labels": "joint", "defense": "none", "level": 0}
-DLG_CELL_KEYS = ["model", "batch_size", "attack", "line_search", "labels", "defense", "level"]
+DLG_CELL_KEYS = ["model", "batch_size", "attack", "line_search", "labels", "defense", "level", "iterations"]
 
 
 def results_root(config: dict) -> str:
@@ -25,19 +25,31 @@ def dlg_cells(config: dict, grids: list[dict] | None = None) -> list[dict]:
     """Cells of ``grids`` (default: ``dlg.grids``), each a dict over DLG_CELL_KEYS, without repeats."""
     cells, seen = [], set()
     for spec in config["dlg"]["grids"] if grids is None else grids:
+        spec = dict(spec)
+        attacks = spec.pop("attacks", None)  # a grid may run fewer or more attacks than attacks_per_cell
         for cell in grid.expand({**{k: [v] for k, v in DLG_CELL_DEFAULTS.items()}, **spec}):
+            # The budget is spelled in the path: a grid may shorten it (smoke, defense sweeps).
+            settings = config["dlg"]["attack_settings"].get(cell["attack"], {})
+            cell.setdefault("iterations", settings.get("iterations", 300))
             cell = {k: cell[k] for k in DLG_CELL_KEYS}
             if cell["labels"] == "idlg" and cell["batch_size"] != 1:
                 raise UserError(f"dlg.grids: labels idlg reads one label and needs batch_size 1, got {cell['batch_size']}")
             key = grid.cell_path(cell)
             if key not in seen:
                 seen.add(key)
-                cells.append(cell)
+                cells.append(cell if attacks is None else {**cell, "attacks": attacks})
     return cells
 
 
-def dlg_chunks(config: dict) -> list[str]:
-    total, size = config["dlg"]["attacks_per_cell"], config["dlg"]["chunk_size"]
+def cell_path(cell: dict) -> str:
+    """The folder of a cell below ``dlg/``: its DLG_CELL_KEYS, in order."""
+    return grid.cell_path({k: cell[k] for k in DLG_CELL_KEYS})
+
+
+def dlg_chunks(config: dict, cell: dict | None = None) -> list[str]:
+    """Attack-index ranges, one job each: ``chunk_size`` attacks of the cell's count."""
+    total = (cell or {}).get("attacks", config["dlg"]["attacks_per_cell"])
+    size = config["dlg"]["chunk_size"]
     return [f"{start}-{min(start + size, total)}" for start in range(0, total, size)]
 
 
@@ -45,7 +57,7 @@ def dlg_chunk_dirs(config: dict, cells: list[dict] | None = None) -> list[str]:
     """Output folders of the dlg_attack jobs for ``cells`` (default: the cells of ``dlg.grids``)."""
     root = results_root(config)
     cells = dlg_cells(config) if cells is None else cells
-    return [f"{root}/dlg/{grid.cell_path(cell)}/chunk~{chunk}" for cell in cells for chunk in dlg_chunks(config)]
+    return [f"{root}/dlg/{cell_path(cell)}/chunk~{chunk}" for cell in cells for chunk in dlg_chunks(config, cell)]
 
 
 def image_data_file(config: dict) -> str:
@@ -63,6 +75,7 @@ def dlg_cli_args(config: dict, cell_path: str, chunk: str) -> str:
     attack_config = dict(config["dlg"]["attack_settings"].get(cell["attack"], {}))
     attack_config["line_search"] = cell["line_search"]
     attack_config["labels"] = cell["labels"]
+    attack_config["iterations"] = int(cell["iterations"])
     args = [
         "--dataset", config["data"]["image_dataset"], "--split", config["data"]["split"],
         "--model", cell["model"], "--batch-size", cell["batch_size"], "--attack", cell["attack"],
@@ -72,3 +85,8 @@ def dlg_cli_args(config: dict, cell_path: str, chunk: str) -> str:
         "--indices", f"{start}:{stop}", "--device", config["device"], "--threads", config.get("threads", 1),
     ]
     return " ".join(shlex.quote(str(a)) for a in args)
+
+
+def reconstruction_figure(name: str) -> str:
+    """``main`` is the headline figure; other entries of dlg.figures.reconstructions get a suffix."""
+    return "figures/dlg_reconstructions.png" if name == "main" else f"figures/dlg_reconstructions_{name}.png"

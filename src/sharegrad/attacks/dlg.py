@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from sharegrad.attacks.base import AttackResult, Target, parameter_gradients, register_attack
-from sharegrad.attacks.labels import idlg_label
+from sharegrad.attacks.labels import idlg_label, multiset_labels
 from sharegrad.errors import UserError
 from sharegrad.seeding import generator
 
@@ -26,11 +26,12 @@ DEFAULTS = {
     "lr": 1.0,
     "history_size": 100,
     "max_iter": 20,
-    "labels": "joint",  # joint (DLG) | idlg | known (target.known_labels)
+    "labels": "joint",  # joint (DLG) | idlg (batch 1) | multiset (any batch) | known (target.known_labels)
     "snapshot_every": 10,
     "divergence_limit": 1.0e4,  # |dummy pixel| beyond this counts as an exploding image
 }
 LINE_SEARCHES = {"none": None, "strong_wolfe": "strong_wolfe"}
+LABEL_STRATEGIES = ("joint", "idlg", "multiset", "known")
 
 
 def gradient_distance(dummy: list[torch.Tensor], shared: list[torch.Tensor]) -> torch.Tensor:
@@ -44,11 +45,25 @@ def resolve(config: dict) -> dict:
     settings = {**DEFAULTS, **config}
     if settings["line_search"] not in LINE_SEARCHES:
         raise UserError(f"line_search must be one of {sorted(LINE_SEARCHES)}, not {settings['line_search']!r}")
-    if settings["labels"] not in ("joint", "idlg", "known"):
-        raise UserError(f"labels must be joint, idlg or known, not {settings['labels']!r}")
+    if settings["labels"] not in LABEL_STRATEGIES:
+        raise UserError(f"labels must be one of {LABEL_STRATEGIES}, not {settings['labels']!r}")
     if int(settings["iterations"]) < 0:
         raise UserError("iterations must be >= 0")
     return settings
+
+
+def fixed_labels(model, target: Target, shared: list[torch.Tensor], strategy: str) -> torch.Tensor:
+    """Labels decided before the optimisation: read off the gradients, or given."""
+    batch = target.input_shape[0]
+    if strategy == "idlg":
+        if batch != 1:
+            raise UserError("labels: idlg reads one label and needs batch size 1; use multiset for larger batches")
+        return idlg_label(model, shared, target.num_classes)
+    if strategy == "multiset":
+        return multiset_labels(model, shared, target.num_classes, target.input_shape)
+    if target.known_labels is None:
+        raise UserError("labels: known needs target.known_labels")
+    return target.known_labels
 
 
 @register_attack("dlg")
@@ -67,14 +82,7 @@ def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, obse
         def soft_labels():
             return F.softmax(dummy_label, dim=-1)
     else:
-        if settings["labels"] == "idlg":
-            if batch != 1:
-                raise UserError("labels: idlg reads one label and needs batch size 1; use known labels from the multiset recovery for larger batches")
-            fixed = idlg_label(model, shared, target.num_classes)
-        else:
-            if target.known_labels is None:
-                raise UserError("labels: known needs target.known_labels")
-            fixed = target.known_labels
+        fixed = fixed_labels(model, target, shared, settings["labels"])
         onehot = F.one_hot(fixed.to(device), target.num_classes).float()
         variables = [dummy]
 
@@ -101,7 +109,7 @@ def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, obse
         observer(0, dummy.detach())
     status, diverged_at, steps = "finished", None, 0
     for step in range(1, int(settings["iterations"]) + 1):
-        loss = float(optimizer.step(closure))
+        loss = float(optimizer.step(closure).detach())
         loss_curve.append(loss)
         steps = step
         image_max = float(dummy.detach().abs().max())

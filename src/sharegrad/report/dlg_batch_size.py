@@ -1,0 +1,55 @@
+"""Success rate and iterations to success against batch size, one line per model x attack setting.
+
+The paper's iterations needed on CIFAR (270 / 602 / 1173 / 2711 for batch
+sizes 1 / 2 / 4 / 8) are recalled, not read off the paper (see
+shared notes); they are drawn as such, for comparison only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from sharegrad.report import register_figure
+from sharegrad.report.stats import wilson_interval
+from sharegrad.report.style import plt, save
+
+PAPER_ITERATIONS_RECALLED = {1: 270, 2: 602, 4: 1173, 8: 2711}
+SERIES = ["model", "attack", "line_search", "labels"]
+
+
+def by_batch_size(table: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for key, group in table.groupby(SERIES + ["batch_size"]):
+        wins = int(group.success.astype(bool).sum())
+        low, high = wilson_interval(wins, len(group))
+        reached = group[group.success.astype(bool)].first_success_step
+        rows.append({**dict(zip(SERIES + ["batch_size"], key)), "images": len(group), "rate": wins / len(group),
+                     "low": low, "high": high,
+                     "median_iterations": reached.median() if len(reached) else float("nan")})
+    return pd.DataFrame(rows)
+
+
+@register_figure("dlg_batch_size")
+def render(csv_paths: list[Path], output: Path, options: dict) -> None:
+    table = pd.read_csv(csv_paths[0])
+    table = table[table.defense.astype(str) == "none"] if "defense" in table else table
+    stats = by_batch_size(table)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for key, series in stats.groupby(SERIES):
+        series = series.sort_values("batch_size")
+        label = " / ".join(str(k) for k in key)
+        left.errorbar(series.batch_size, series.rate, yerr=[series.rate - series.low, series.high - series.rate],
+                      marker="o", capsize=3, label=label)
+        right.plot(series.batch_size, series.median_iterations, marker="o", label=label)
+    paper = pd.Series(PAPER_ITERATIONS_RECALLED)
+    right.plot(paper.index, paper.values, "k--", marker="x", label="paper, CIFAR (recalled)")
+    left.set(xscale="log", xlabel="batch size", ylabel="success rate (95% CI)", ylim=(-0.05, 1.05),
+             title="images recovered (MSE below threshold)")
+    right.set(xscale="log", yscale="log", xlabel="batch size", ylabel="median outer steps to success",
+              title="iterations to success")
+    for ax in (left, right):
+        ax.set_xticks([1, 2, 4, 8]), ax.set_xticklabels(["1", "2", "4", "8"])
+    right.legend(fontsize=6, loc="best")
+    save(fig, output)

@@ -1,0 +1,32 @@
+"""Gradient-match loss against outer step: median and interquartile band per cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from sharegrad.report import register_figure
+from sharegrad.report.style import plt, save
+
+CELL = ["model", "batch_size", "attack", "line_search", "labels"]
+
+
+@register_figure("dlg_loss_curves")
+def render(csv_paths: list[Path], output: Path, options: dict) -> None:
+    curves = pd.read_csv(csv_paths[0])
+    if "defense" in curves:
+        curves = curves[curves.defense.astype(str) == "none"]
+    attacks = sorted(curves.attack.unique())
+    fig, axes = plt.subplots(1, len(attacks), figsize=(4.6 * len(attacks), 3.4), squeeze=False)
+    for ax, attack in zip(axes[0], attacks):
+        subset = curves[curves.attack == attack]
+        for key, group in subset.groupby(CELL):
+            # A diverged attack's curve stops early; the band is over the attacks still running.
+            stats = group.groupby("step").gradient_match_loss.quantile([0.25, 0.5, 0.75]).unstack()
+            line, = ax.plot(stats.index, stats[0.5], label=f"{key[0]} bs{key[1]} {key[3]} {key[4]}")
+            ax.fill_between(stats.index, stats[0.25], stats[0.75], alpha=0.2, color=line.get_color())
+        ax.set(yscale="log", xlabel="outer step", ylabel="gradient-match loss" if attack == "dlg" else "attack loss",
+               title=f"{attack}: median and IQR over attacks")
+        ax.legend(fontsize=6)
+    save(fig, output)

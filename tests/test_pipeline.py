@@ -1,0 +1,51 @@
+"""What the rules ask of the config: cells, chunks, paths and CLI arguments."""
+
+import shlex
+
+import pytest
+import yaml
+
+from sharegrad import grid, pipeline
+from sharegrad.errors import UserError
+
+
+@pytest.fixture
+def smoke(repo_root):
+    return yaml.safe_load((repo_root / "experiments" / "smoke.yaml").read_text())
+
+
+def test_cell_paths_round_trip():
+    cell = {"model": "lenet", "batch_size": 8, "level": 0.01}
+    assert grid.parse_cell_path(grid.cell_path(cell)) == {"model": "lenet", "batch_size": "8", "level": "0.01"}
+    with pytest.raises(ValueError):
+        grid.parse_cell_path("model-lenet")
+
+
+def test_cells_spell_defaults_and_budget(smoke):
+    cells = pipeline.dlg_cells(smoke)
+    first = cells[0]
+    assert list(first)[:8] == pipeline.DLG_CELL_KEYS
+    assert first["defense"] == "none" and first["level"] == 0
+    assert first["iterations"] == smoke["dlg"]["attack_settings"]["dlg"]["iterations"]
+    short = [c for c in cells if c["model"] == "resnet18_sigmoid"][0]
+    assert short["iterations"] == 2 and short["attacks"] == 1
+
+
+def test_chunks_cover_every_attack_once(smoke):
+    smoke["dlg"]["attacks_per_cell"], smoke["dlg"]["chunk_size"] = 10, 4
+    assert pipeline.dlg_chunks(smoke) == ["0-4", "4-8", "8-10"]
+    assert pipeline.dlg_chunks(smoke, {"attacks": 1}) == ["0-1"]
+
+
+def test_cli_args_carry_the_cell(smoke):
+    cell = pipeline.dlg_cells(smoke)[0]
+    args = shlex.split(pipeline.dlg_cli_args(smoke, pipeline.cell_path(cell), "4-8"))
+    assert args[args.index("--model") + 1] == "lenet"
+    assert args[args.index("--indices") + 1] == "4:8"
+    assert '"iterations": 300' in args[args.index("--attack-config") + 1]
+
+
+def test_idlg_with_a_batch_is_refused(smoke):
+    smoke["dlg"]["grids"] = [{"model": ["lenet"], "batch_size": [8], "attack": ["dlg"], "labels": ["idlg"]}]
+    with pytest.raises(UserError, match="idlg"):
+        pipeline.dlg_cells(smoke)
