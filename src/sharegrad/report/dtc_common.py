@@ -1,0 +1,40 @@
+"""Shared by the DTS tables and figures: how a run's method is named and grouped."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+METHOD_KEYS = ["method", "delay", "period", "ratio", "powersgd_rank", "warmup_steps"]
+
+
+def method_name(row) -> str:
+    m = row["method"]
+    base = m.removesuffix("_nocomp")
+    suffix = ", no comp." if m.endswith("_nocomp") else ""
+    if base == "delayed":
+        return f"delayed(t={row['delay']}){suffix}"
+    if base == "sparse":
+        return f"sparse(p={row['period']}){suffix}"
+    if base == "delayed_sparse":
+        return f"delayed+sparse(t={row['delay']}, p={row['period']}){suffix}"
+    if m == "localsgd":
+        return f"local SGD(p={row['period']})"
+    if m == "powersgd":
+        return f"PowerSGD(rank={row['powersgd_rank']})"
+    if m == "dgc":
+        return f"DGC top-k({row['ratio']:g})"
+    return m
+
+
+def with_names(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.copy()
+    table["method_name"] = [method_name(r) for _, r in table.iterrows()]
+    return table
+
+
+def seed_summary(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean, standard deviation and count of the final accuracy over seeds, per group."""
+    grouped = table.groupby(keys, sort=False, dropna=False)
+    out = grouped.final_test_accuracy.agg(["mean", "std", "count"]).reset_index()
+    extra = grouped[["bytes_sent_per_epoch", "mean_steps_per_s"]].mean().reset_index(drop=True)
+    return pd.concat([out, extra], axis=1)

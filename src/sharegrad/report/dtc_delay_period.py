@@ -1,0 +1,38 @@
+"""Figure: final test accuracy against delay t and against period p, with and without compensation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from sharegrad.report import register_figure
+from sharegrad.report.style import save
+
+
+def _line(ax, part: pd.DataFrame, x: str, label: str, style: str) -> None:
+    if part.empty:
+        return
+    stats = part.groupby(x).final_test_accuracy.agg(["mean", "std"]).fillna(0)
+    ax.errorbar(stats.index, 100 * stats["mean"], yerr=100 * stats["std"], fmt=style, capsize=2, label=label, lw=1)
+
+
+@register_figure("dtc_delay_period")
+def render(csv_paths: list[Path], output: Path, options: dict) -> None:
+    table = pd.read_csv(csv_paths[0])
+    table = table[table.defense == "none"]
+    setups = sorted(table.setup.unique())
+    fig, axes = plt.subplots(len(setups), 2, figsize=(8, 3 * len(setups)), squeeze=False)
+    for row, setup in zip(axes, setups):
+        part = table[table.setup == setup]
+        sync = part[part.method == "sync"]
+        for ax, x, method in ((row[0], "delay", "delayed"), (row[1], "period", "sparse")):
+            _line(ax, pd.concat([sync, part[part.method == method]]), x, f"{method} (compensated)", "o-")
+            _line(ax, part[part.method == f"{method}_nocomp"], x, f"{method}, no compensation", "s--")
+            if len(sync):
+                ax.axhline(100 * sync.final_test_accuracy.mean(), color="grey", lw=0.8, ls=":", label="sync")
+            ax.set(xscale="symlog", xlabel=f"{x} ({'t' if x == 'delay' else 'p'})", ylabel="final test accuracy (%)",
+                   title=f"{setup}: accuracy against {x}")
+            ax.legend(fontsize=7)
+    save(fig, output)

@@ -1,0 +1,125 @@
+"""Sync methods, one file each, selected by name: ``build_sync_method("delayed", options)``.
+
+A sync method owns what happens between a rank's backward pass and its
+weights: whether and when gradients (or models) are communicated and how
+they are applied. Every collective goes through ``sync.comm.Communicator``.
+
+    @register_sync("delayed")
+    def delayed(options: SyncOptions) -> SyncMethod
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from sharegrad.errors import UserError
+from sharegrad.registry import Registry
+from sharegrad.sync.comm import Communicator
+from sharegrad.sync.sgd import FlatParameters, OptimizerConfig, sgd_step
+
+SYNC_METHODS: Registry = Registry("sync method", __name__)
+register_sync = SYNC_METHODS.register
+
+# closure(module) runs forward and backward of the current batch on `module`
+# and returns the batch loss.
+Closure = Callable[[nn.Module], float]
+# defense(per-parameter gradients, step) -> per-parameter gradients
+GradientTransform = Callable[[list[torch.Tensor], int], list[torch.Tensor]]
+
+
+@dataclass
+class SyncOptions:
+    delay: int = 0          # t: steps an average arrives late (delayed update)
+    period: int = 1         # p: steps between synchronisations (temporally sparse update)
+    ratio: float = 0.01     # fraction of entries top-k sends (dgc)
+    rank: int = 2           # PowerSGD's matrix approximation rank
+    warmup_steps: int = 0   # steps of plain all-reduce before local SGD / PowerSGD start
+
+    def validate(self) -> None:
+        if self.delay < 0:
+            raise UserError(f"delay t must be >= 0, got {self.delay}")
+        if self.period < 1:
+            raise UserError(f"period p must be >= 1, got {self.period}")
+        if not 0 < self.ratio <= 1:
+            raise UserError(f"top-k ratio must be in (0, 1], got {self.ratio}")
+        if self.rank < 1:
+            raise UserError(f"PowerSGD rank must be >= 1, got {self.rank}")
+        if self.warmup_steps < 0:
+            raise UserError(f"warmup steps must be >= 0, got {self.warmup_steps}")
+
+    def require_defaults(self, method: str, used: set[str]) -> None:
+        """Refuse an option the method would silently ignore."""
+        defaults = SyncOptions()
+        for name in ("delay", "period", "ratio", "rank", "warmup_steps"):
+            if name not in used and getattr(self, name) != getattr(defaults, name):
+                raise UserError(f"sync method {method!r} takes no {name} (got {getattr(self, name)})")
+
+
+class SyncMethod:
+    """Base: set up once, then ``train_step`` per step, ``finish`` once at the end."""
+
+    label = "?"
+    supports_defenses = True
+
+    def setup(self, model: nn.Module, optim: OptimizerConfig, comm: Communicator,
+              defense: GradientTransform | None = None) -> None:
+        self.model, self.optim, self.comm, self.defense = model, optim, comm, defense
+
+    def train_step(self, step: int, closure: Closure) -> float:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Complete outstanding communication so every rank holds its final weights."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class FlatSGDMethod(SyncMethod):
+    """Methods that run sharegrad's own SGD on one flat vector (sync, DTS, DGC)."""
+
+    trace: list | None = None  # tests set a list: (step, weights before, local v) per step
+
+    def setup(self, model, optim, comm, defense=None) -> None:
+        super().setup(model, optim, comm, defense)
+        self.flat = FlatParameters(model)
+        self.w = self.flat.vector
+        self.u = torch.zeros_like(self.w) if optim.momentum > 0 else None
+
+    def local_gradient(self, step: int, closure: Closure) -> tuple[torch.Tensor, float]:
+        """v = (defended loss gradient) + weight_decay * w: what this rank would apply alone."""
+        self.flat.zero_grad()
+        loss = closure(self.model)
+        grads = self.flat.grads()
+        if self.defense is not None:
+            grads = self.defense(grads, step)
+        v = self.flat.flatten(grads)
+        if self.optim.weight_decay:
+            v = v.add(self.w, alpha=self.optim.weight_decay)
+        if self.trace is not None:
+            self.trace.append((step, self.w.detach().clone(), v.detach().clone()))
+        return v, loss
+
+    def apply(self, v: torch.Tensor | None, lr: float) -> None:
+        sgd_step(self.w, self.u, v, lr, self.optim.momentum)
+
+    def state_dict(self) -> dict:
+        return {"u": None if self.u is None else self.u.clone()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.u is not None:
+            self.u.copy_(state["u"])
+
+
+def build_sync_method(name: str, options: SyncOptions) -> SyncMethod:
+    options.validate()
+    method = SYNC_METHODS.get(name)(options)
+    method.name = name
+    return method
