@@ -1,0 +1,99 @@
+"""Table: scalability at the paper's link conditions: measured (small model, CPU), the model's
+prediction, the model at paper scale, the paper's figures, and accuracy from the DTS sweep.
+
+CSVs: wan.csv (measured points), wan_projection.csv (paper scale), and optionally dtc.csv.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from sharegrad.report import register_figure
+from sharegrad.report.style import write_text
+from sharegrad.report.wan_common import machine_note
+
+# Which options of a method the DTS sweep's rows must match.
+MATCH = {"sync": (), "dgc": ("ratio",), "delayed": ("delay",), "sparse": ("period",),
+         "delayed_sparse": ("delay", "period"), "localsgd": ("period",), "powersgd": ("powersgd_rank",)}
+
+
+def accuracy_cell(row: pd.Series, dtc: pd.DataFrame | None) -> str:
+    if dtc is None:
+        return "no DTS sweep"
+    if row.method not in MATCH:
+        return "not in the DTS sweep"
+    part = dtc[(dtc.method == row.method) & (dtc.defense == "none")]
+    for key in MATCH[row.method]:
+        part = part[part[key].astype(float) == float(row[key])]
+    if part.empty:
+        return "not in the DTS sweep"
+    cells = []
+    for setup, runs in part.groupby("setup"):
+        acc = 100 * runs.final_test_accuracy
+        spread = f" ± {acc.std():.1f}" if len(acc) > 1 else ""
+        cells.append(f"{setup}: {acc.mean():.1f}%{spread} ({len(acc)} seed{'s' if len(acc) > 1 else ''})")
+    return "; ".join(cells)
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+@register_figure("wan_table")
+def render(csv_paths: list[Path], output: Path, options: dict) -> None:
+    points, projection = pd.read_csv(csv_paths[0]), pd.read_csv(csv_paths[1])
+    dtc = pd.read_csv(csv_paths[2]) if len(csv_paths) > 2 else None
+    latency, bandwidth = float(options.get("latency_ms", 300)), float(options.get("bandwidth_mbps", 15))
+    here = points[(points.latency_ms == latency) & (points.bandwidth_mbps == bandwidth)]
+    lines = [f"# Training across the world at {latency:g} ms and {bandwidth:g} Mb/s "
+             f"(config `{options.get('config', '?')}`)", ""]
+
+    lines += ["## Measured: small model over the emulated link", ""]
+    if here.empty:
+        lines += [f"No measured point at {latency:g} ms, {bandwidth:g} Mb/s in this config.", ""]
+    else:
+        first = here.iloc[0]
+        lines += [f"{first.model}, batch {int(first.batch_size)} per rank, {machine_note(here)}; "
+                  f"one rank alone measured before each point. The model gets L, B, N, the method's bytes, t and "
+                  f"p, and a measured compute time; nothing is fitted.", "",
+                  "Model: fed the N-rank run's compute per step (tests the predicted wait); model (solo): fed "
+                  "the single-rank step time (also carries what the N ranks lose to sharing the cores).", "",
+                  "| method | steps/s (N) | compute/step N ranks (ms) | step 1 rank (ms) | scalability measured "
+                  "| model | measured vs model | model (solo) | measured vs model (solo) | wait/step measured (ms) "
+                  "| wait/step model (ms) | bytes on the wire per step | accuracy (DTS sweep) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for _, row in here.iterrows():
+            lines.append(
+                f"| {row['name']} | {row.steps_per_s:.2f} | {1000 * row.compute_per_step_s:.1f} | "
+                f"{1000 * row.single_rank_step_s:.1f} | {row.scalability:.3f} | {row.model_scalability:.3f} | "
+                f"{100 * row.scalability_vs_model:+.0f}% | {row.model_scalability_solo_compute:.3f} | "
+                f"{100 * row.scalability_vs_solo_model:+.0f}% | {1000 * row.wait_per_step_s:.1f} | "
+                f"{1000 * row.model_wait_per_step_s:.1f} | {row.wire_bytes_per_step:,.0f} | "
+                f"{accuracy_cell(row, dtc)} |")
+        lines.append("")
+
+    p = projection.iloc[0]
+    lines += ["## Projected: the model at paper scale", "",
+              f"Inputs (documented, not measured): {int(p.servers)} servers, {p.parameters / 1e6:.1f}M parameters "
+              f"({p.model_mb:.1f} MB fp32), {p.latency_ms:g} ms, {p.bandwidth_mbps:g} Mb/s, compute "
+              f"{p.compute_s_per_step:g} s per step ({p.compute_source}). Ring all-reduce volume among the servers; "
+              f"top-k as an all-gather of float32 values and int32 indices.", "",
+              "| method | MB on the wire per sync | T_comm per sync (s) | step (s) | scalability projected | paper "
+              f"| largest latency hidden at {p.bandwidth_mbps:g} Mb/s (s) | at {p.fast_bandwidth_mbps:g} Mb/s (s) |",
+              "|---|---|---|---|---|---|---|---|"]
+    for _, row in projection.iterrows():
+        lines.append(f"| {row['name']} | {row.wire_mb_per_sync:.2f} | {row.comm_s_per_sync:.2f} | {row.step_s:.2f} | "
+                     f"{row.scalability:.3f} | {_fmt(row.paper_scalability, 2)} | {row.hidden_latency_s:.2f} | "
+                     f"{row.hidden_latency_s_fast:.2f} |")
+    delayed = projection[projection.method == "delayed"]
+    if len(delayed):
+        d = delayed.iloc[0]
+        lines += ["", f"Delay {int(d.delay)} hides up to {d.hidden_latency_s_fast:.2f} s of latency at "
+                  f"{d.fast_bandwidth_mbps:g} Mb/s with {d.compute_s_per_step:g} s of compute per step "
+                  f"(the slides: {d.slides_hidden_latency_s:g} s, which with delay {int(d.delay)} needs "
+                  f"{d.slides_hidden_latency_s / max(1, d.delay):.2f} s of compute per step). At "
+                  f"{d.bandwidth_mbps:g} Mb/s a dense delayed update is bandwidth-bound and hides nothing."]
+    write_text(output, "\n".join(lines) + "\n")
