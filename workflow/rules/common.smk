@@ -2,6 +2,7 @@
 # without Snakemake); this file only binds it to the loaded config.
 
 import sharegrad.pipeline as pipeline
+import sharegrad.pipeline_defenses as pipeline_defenses
 
 RESULTS = pipeline.results_root(config)
 LOGS = f"logs/{config['name']}"

@@ -5,6 +5,7 @@
 rule dlg_attack:
     input:
         pipeline.image_data_file(config),
+        lpips=pipeline_defenses.lpips_weights_file(config),
     output:
         directory(f"{RESULTS}/dlg/{{cell}}/chunk~{{chunk}}"),
     params:
@@ -21,7 +22,7 @@ rule dlg_attack:
         runtime=240,
         mem_mb=4000,
     shell:
-        "sharegrad dlg {params.args} --out-dir {output} > {log} 2>&1"
+        "sharegrad dlg {params.args} --lpips-weights {input.lpips} --out-dir {output} > {log} 2>&1"
 
 
 rule dlg_aggregate:

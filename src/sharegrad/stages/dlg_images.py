@@ -22,7 +22,7 @@ from sharegrad.attacks.base import victim_gradients
 from sharegrad.data import load_image_set
 from sharegrad.defenses import apply_defense
 from sharegrad.errors import UserError
-from sharegrad.metrics.image import mse, psnr, to_unit_range
+from sharegrad.metrics.image import mse, perceptual_scores, psnr, to_unit_range
 from sharegrad.metrics.matching import match_by_mse
 from sharegrad.models import build_model
 from sharegrad.provenance import pick_device, provenance
@@ -42,6 +42,7 @@ class ImageAttackSpec:
     success_mse: float = 1e-3
     seed: int = 0
     data_root: str | None = None
+    lpips_weights: str | None = None  # LPIPS' AlexNet file (sharegrad weights lpips); None: no LPIPS
 
     def validate(self) -> None:
         if self.batch_size < 1:
@@ -54,7 +55,8 @@ def image_indices(attack_index: int, batch_size: int) -> list[int]:
     return list(range(attack_index * batch_size, (attack_index + 1) * batch_size))
 
 
-def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.device) -> tuple[dict, dict]:
+def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.device,
+            attack_runner=run_attack) -> tuple[dict, dict]:
     seed = spec.seed + attack_index
     indices = image_indices(attack_index, spec.batch_size)
     truth, labels = images.tensor(indices)
@@ -77,13 +79,14 @@ def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.devi
                 first_success[i] = step
 
     start = time.perf_counter()
-    result = run_attack(spec.attack, model, target, spec.attack_config, seed=seed, observer=observer)
+    result = attack_runner(spec.attack, model, target, spec.attack_config, seed=seed, observer=observer)
     wall = time.perf_counter() - start
 
     recon = to_unit_range(result.reconstruction)
     order = match_by_mse(recon, truth) if spec.batch_size > 1 else np.arange(1)
     per_mse = mse(recon[order], truth)
     per_psnr = psnr(recon[order], truth)
+    perceptual = perceptual_scores(recon[order], truth, spec.lpips_weights)  # ssim, lpips
     recovered = result.labels[order].cpu()
     per_image = [
         {
@@ -94,12 +97,15 @@ def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.devi
             "label_correct": bool(recovered[i] == labels[i].cpu()),
             "mse": float(per_mse[i]),
             "psnr": float(per_psnr[i]),
+            **perceptual[i],
             # A diverged attack is a failure whatever its last image looked like.
             "success": bool(per_mse[i] < spec.success_mse) and result.status == "finished",
             "first_success_step": first_success[i],
         }
         for i in range(spec.batch_size)
     ]
+    true_counts = torch.bincount(labels.cpu(), minlength=images.num_classes)
+    recovered_counts = torch.bincount(result.labels.cpu(), minlength=images.num_classes)
     settings = {k: v for k, v in vars(spec).items() if k != "data_root"}
     record = {
         "kind": "dlg_image",
@@ -114,6 +120,8 @@ def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.devi
         "wall_time_s": wall,
         "seconds_per_evaluation": wall / max(result.evaluations, 1),
         "final_loss": result.loss_curve[-1] if result.loss_curve else None,
+        # share of the batch's label multiset recovered, whatever the order
+        "label_multiset_overlap": float(torch.minimum(true_counts, recovered_counts).sum()) / spec.batch_size,
         "loss_curve": result.loss_curve,
         "mse_curve": mse_curve,
         "images": per_image,
@@ -150,9 +158,15 @@ def save_png(path: Path, truth: np.ndarray, final: np.ndarray) -> None:
     tmp.replace(path)
 
 
-def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, device: str = "auto") -> list[dict]:
-    """Run the attacks in ``attack_indices``; each writes its files as soon as it ends."""
+def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, device: str = "auto",
+              engine: str = "sequential") -> list[dict]:
+    """Run the attacks in ``attack_indices``; each writes its files as soon as it ends.
+
+    ``engine``: sequential (one attack after another) or batched (all of the chunk
+    advanced together, sharegrad/engine/; same records, DLG only)."""
     spec.validate()
+    if engine not in ("sequential", "batched"):
+        raise UserError(f"engine must be sequential or batched, not {engine!r}")
     from sharegrad.attacks import ATTACKS
 
     attack = ATTACKS.get(spec.attack)
@@ -169,8 +183,14 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     records = []
-    for index in tqdm(attack_indices, desc=f"{spec.attack} {spec.model} bs{spec.batch_size}", unit="attack"):
-        record, arrays = run_one(spec, index, images, torch_device)
+    if engine == "batched":
+        from sharegrad.engine.chunk import run_batched
+
+        outputs = run_batched(run_one, spec, attack_indices, images, torch_device)
+    else:
+        outputs = (run_one(spec, index, images, torch_device) for index in
+                   tqdm(attack_indices, desc=f"{spec.attack} {spec.model} bs{spec.batch_size}", unit="attack"))
+    for index, (record, arrays) in zip(attack_indices, outputs):
         stem = out_dir / f"attack~{index}"
         tmp = atomic_path(stem.with_suffix(".npz"))
         np.savez_compressed(tmp, **arrays)
@@ -212,6 +232,10 @@ def register_cli(subparsers) -> None:
     p.add_argument("--indices", default="0:1", help="attack indices: 0:8, 3 or 0,2,5")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--lpips-weights", default=None,
+                   help="LPIPS AlexNet weights file (made by `sharegrad weights lpips`); without it no LPIPS is scored")
+    p.add_argument("--engine", default="sequential", choices=["sequential", "batched"],
+                   help="sequential: one attack after another; batched: the whole chunk as one vectorised problem (dlg only)")
     p.add_argument("--out-dir", required=True)
 
     def handler(args):
@@ -232,8 +256,12 @@ def register_cli(subparsers) -> None:
         spec = ImageAttackSpec(dataset=args.dataset, split=args.split, model=args.model, batch_size=args.batch_size,
                                attack=args.attack, attack_config=attack_config,
                                defense=args.defense, defense_level=args.defense_level, success_mse=args.success_mse,
-                               seed=args.seed, data_root=args.data_root)
-        records = run_chunk(spec, parse_indices(args.indices), Path(args.out_dir), args.device)
+                               seed=args.seed, data_root=args.data_root, lpips_weights=args.lpips_weights)
+        if args.lpips_weights:  # a missing or altered weights file fails now, not after the first attack
+            from sharegrad.metrics.lpips_weights import load_backbone
+
+            load_backbone(Path(args.lpips_weights))
+        records = run_chunk(spec, parse_indices(args.indices), Path(args.out_dir), args.device, args.engine)
         ok = sum(image["success"] for r in records for image in r["images"])
         total = sum(len(r["images"]) for r in records)
         print(f"{len(records)} attacks, {ok}/{total} images below MSE {spec.success_mse:g}")
