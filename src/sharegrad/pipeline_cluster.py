@@ -68,3 +68,8 @@ def gpu_request(config: dict, name: str, own: dict) -> object | None:
 
 def local_rules(names: list[str]) -> list[str]:
     return [name for name in names if rule_class(name) == "light"]
+
+
+def own_resources(rule) -> dict:
+    """A Snakemake rule's declared resources, callables left unevaluated."""
+    return {name: (res._evaluator if res.is_evaluable() else res.value) for name, res in rule.resources.items()}

@@ -6,13 +6,9 @@
 import sharegrad.pipeline_cluster as cluster
 
 
-def _own_resources(rule):
-    return {name: (res._evaluator if res.is_evaluable() else res.value) for name, res in rule.resources.items()}
-
-
 for _rule in workflow.rules:
     _pinned = workflow.resource_settings.overwrite_resources.get(_rule.name, {})
-    _own = _own_resources(_rule)
+    _own = cluster.own_resources(_rule)
     _request = cluster.gpu_request(config, _rule.name, _own)
     if _request is not None and "gpu" not in _pinned:
         _rule.resources["gpu"] = _request

@@ -22,6 +22,8 @@ rule dtc_train:
     params:
         args=lambda w: pipeline_dtc.dtc_cli_args(config, w.cell),
         ranks=pipeline_dtc.dtc_ranks(config),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/dtc/{{cell}}.log",
     benchmark:
@@ -42,6 +44,8 @@ rule dtc_aggregate:
     output:
         table=f"{RESULTS}/dtc.csv",
         curves=f"{RESULTS}/dtc_curves.csv",
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/dtc_aggregate.log",
     shell:
@@ -55,6 +59,8 @@ rule figure_dtc_accuracy:
         report("figures/dtc_accuracy.md", caption="../report/dtc_accuracy.rst", category="Distributed training"),
     params:
         options=json.dumps({"config": config["name"]}),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/figures/dtc_accuracy.log",
     shell:
@@ -66,6 +72,8 @@ rule figure_dtc_curves:
         f"{RESULTS}/dtc_curves.csv",
     output:
         report("figures/dtc_curves.png", caption="../report/dtc_curves.rst", category="Distributed training"),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/figures/dtc_curves.log",
     shell:
@@ -78,6 +86,8 @@ rule figure_dtc_delay_period:
     output:
         report("figures/dtc_delay_period.png", caption="../report/dtc_delay_period.rst",
                category="Distributed training"),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/figures/dtc_delay_period.log",
     shell:
@@ -92,6 +102,8 @@ rule figure_dtc_defense_cost:
                category="Distributed training"),
     params:
         options=json.dumps({"config": config["name"]}),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/figures/dtc_defense_cost.log",
     shell:

@@ -19,11 +19,14 @@ rule report_provenance:
         report(PROVENANCE_TABLE, caption="../report/provenance.rst", category="Provenance"),
     params:
         results=RESULTS,
+        config_name=config["name"],
         config_hash=_config_hash(config),
+    conda:
+        CONDA_ENV
     log:
         f"{LOGS}/report_provenance.log",
     shell:
-        "sharegrad provenance --results {params.results} --config-name {config[name]} "
+        "sharegrad provenance --results {params.results} --config-name {params.config_name} "
         "--config-hash {params.config_hash} --out {output} > {log} 2>&1"
 
 
