@@ -24,6 +24,7 @@ class Target:
     input_shape: tuple[int, ...]  # (batch, channels, height, width) or (batch, tokens) for text
     num_classes: int
     known_labels: Optional[torch.Tensor] = None  # labels recovered before the attack (iDLG, multiset)
+    token_type_ids: Optional[torch.Tensor] = None  # text: the segment layout, known like the length
 
 
 @dataclass
@@ -36,6 +37,7 @@ class AttackResult:
     diverged_at: Optional[int] = None  # outer step at which the run was stopped
     evaluations: int = 0  # gradient-match evaluations (closure calls)
     steps: int = 0  # outer steps completed
+    decoded: dict[int, torch.Tensor] = field(default_factory=dict)  # text: outer step -> token ids at snapshots
 
 
 def soft_cross_entropy(logits: torch.Tensor, soft_targets: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,38 @@
+"""Recovery against sentence length: token accuracy and ROUGE-L per sentence, by model and attack.
+
+Reads ``text.csv`` (undefended runs only, at the largest budget). Option
+``budget`` picks another budget.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from sharegrad.errors import UserError
+from sharegrad.report import register_figure
+from sharegrad.report.style import plt, save
+
+
+@register_figure("text_length")
+def render(csv_paths: list[Path], output: Path, options: dict) -> None:
+    table = pd.read_csv(csv_paths[0])
+    table = table[table.defense == "none"]
+    if table.empty:
+        raise UserError("text_length needs undefended runs (defense none)")
+    budget = int(options.get("budget", table.budget.max()))
+    table = table[table.budget == budget]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharex=True)
+    for (model, attack), cell in table.groupby(["model", "attack"]):
+        means = cell.groupby("n_tokens")[["token_accuracy", "rougeL_f"]].mean()
+        for ax, column in zip(axes, ("token_accuracy", "rougeL_f")):
+            points = ax.scatter(cell.n_tokens, cell[column], s=14, alpha=0.6)
+            ax.plot(means.index, means[column], color=points.get_facecolor()[0], label=f"{model}, {attack}")
+    for ax, label in zip(axes, ("token accuracy", "ROUGE-L F1")):
+        ax.set_xlabel("sentence length (WordPiece tokens)")
+        ax.set_ylabel(label)
+        ax.set_ylim(-0.03, 1.03)
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"DLG on BERT: recovery against sentence length ({budget} L-BFGS iterations)")
+    save(fig, output)

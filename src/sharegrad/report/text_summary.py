@@ -1,0 +1,42 @@
+"""Per-sentence results of DLG on text: the weights attacked, token accuracy, ROUGE, exact match.
+
+Reads ``text.csv``; one table per model x attack x defense x level x budget, one
+row per sentence, then the cell's means. Option ``config`` names the config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from sharegrad.report import register_figure
+from sharegrad.report.stats import rate_with_interval
+from sharegrad.report.style import write_text
+
+CELL = ["model", "attack", "defense", "level", "budget"]
+
+
+@register_figure("text_summary")
+def render(csv_paths: list[Path], output: Path, options: dict) -> None:
+    table = pd.read_csv(csv_paths[0])
+    parts = [f"# DLG on BERT: per-sentence results (config {options.get('config', 'unknown')})\n",
+             f"Device(s): {', '.join(sorted(table.device.unique()))}. Token accuracy and ROUGE over the "
+             "sentence's WordPiece tokens ([CLS]/[SEP] excluded).\n"]
+    for key, cell in table.groupby(CELL, sort=True):
+        info = dict(zip(CELL, key))
+        cell = cell.sort_values(["source", "n_tokens", "sentence_id"])
+        shown = cell[["sentence_id", "n_tokens", "token_accuracy", "token_set_recall", "rouge1_f", "rouge2_f",
+                      "rougeL_f", "exact_match", "first_exact_step", "evaluations", "wall_time_s",
+                      "recovered_text"]].copy()
+        for column in ("token_accuracy", "token_set_recall", "rouge1_f", "rouge2_f", "rougeL_f"):
+            shown[column] = shown[column].map(lambda v: f"{v:.2f}")
+        shown["wall_time_s"] = shown["wall_time_s"].map(lambda v: f"{v:.0f}")
+        exact = int(cell.exact_match.astype(bool).sum())
+        parts.append(
+            f"## {info['model']}, {info['attack']}, defense {info['defense']} {info['level']}, "
+            f"budget {info['budget']} iterations\n\nWeights: {cell.weights.iloc[0]} "
+            f"({int(cell.model_parameters.iloc[0]):,} parameters). Mean token accuracy "
+            f"{cell.token_accuracy.mean():.2f}, mean ROUGE-L {cell.rougeL_f.mean():.2f}, exact match "
+            f"{rate_with_interval(exact, len(cell))}.\n\n" + shown.to_markdown(index=False) + "\n")
+    write_text(output, "\n".join(parts))

@@ -1,0 +1,63 @@
+"""Stage: gather the per-sentence JSONs of text attacks into tidy CSVs.
+
+``text.csv``: one row per sentence run and budget (metrics at that budget).
+``text_snapshots.csv``: one row per sentence run and snapshot step (the decoded
+tokens), which the slides-style decoding table reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from sharegrad.errors import UserError
+from sharegrad.stages.aggregate_dlg import read_records
+
+
+def flatten(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows, snapshots = [], []
+    for r in records:
+        params = r["parameters"]
+        base = {
+            "model": params["model"], "weights": r["weights"]["weights"], "model_parameters": r["weights"]["parameters"],
+            "attack": params["attack"], "defense": params["defense"], "level": params["defense_level"],
+            "sentence_id": r["sentence"]["id"], "source": r["sentence"]["source"], "n_tokens": r["n_tokens"],
+            "true_text": " ".join(r["true_tokens"]), "seed": r["seed"], "status": r["status"],
+            "steps": r["steps"], "evaluations": r["evaluations"], "wall_time_s": r["wall_time_s"],
+            "seconds_per_evaluation": r["seconds_per_evaluation"], "final_loss": r["final_loss"],
+            "first_exact_step": r["first_exact_step"], "device": r["provenance"]["device"],
+            "git_commit": r["provenance"]["git_commit"], "config_hash": r["provenance"]["config_hash"],
+        }
+        for budget, m in r["at_budget"].items():
+            rows.append({**base, "budget": int(budget), "step": m["step"], "token_accuracy": m["token_accuracy"],
+                         "token_set_recall": m["token_set_recall"], "rouge1_f": m["rouge1_f"],
+                         "rouge2_f": m["rouge2_f"], "rougeL_f": m["rougeL_f"], "exact_match": m["exact_match"],
+                         "correct_by_position": "".join("1" if c else "0" for c in m["correct_by_position"]),
+                         "recovered_tokens": " ".join(m["tokens"]), "recovered_text": m["text"]})
+        key = {k: base[k] for k in ("model", "attack", "defense", "level", "sentence_id", "true_text")}
+        for snap in r["snapshots"]:
+            snapshots.append({**key, "step": snap["step"], "tokens": " ".join(snap["tokens"])})
+    return pd.DataFrame(rows), pd.DataFrame(snapshots)
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser("aggregate-dlg-text", help="gather text-attack JSONs into CSVs")
+    p.add_argument("folders", nargs="+", help="folders holding sentence~ID.json files")
+    p.add_argument("--out", required=True, help="per-sentence-and-budget CSV")
+    p.add_argument("--snapshots", required=True, help="decoded tokens per snapshot CSV")
+
+    def handler(args):
+        records = read_records([Path(f) for f in args.folders])
+        records = [r for r in records if r.get("kind") == "dlg_text"]
+        if not records:
+            raise UserError(f"no text-attack results found in {len(args.folders)} folder(s)")
+        table, snapshots = flatten(records)
+        for frame, out in ((table, args.out), (snapshots, args.snapshots)):
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+            frame.to_csv(tmp, index=False)
+            tmp.replace(out)
+        print(f"{len(records)} sentence runs -> {args.out}")
+
+    p.set_defaults(handler=handler)

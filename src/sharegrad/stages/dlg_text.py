@@ -1,0 +1,228 @@
+"""Stage: DLG on BERT sentences (``sharegrad text-corpus``, ``sharegrad dlg-text``).
+
+For each sentence: build the masked-LM victim (seeded), compute the gradients
+it shares for that sentence (through a defense), hand them to a text attack,
+and score the decoded tokens after every outer step. One JSON per sentence
+with parameters, seed, the exact weights attacked, wall time, the loss curve,
+the decoded text at every snapshot, and the metrics at each budget.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from sharegrad.attacks import Target, run_attack
+from sharegrad.attacks.text_dlg import victim_text_gradients
+from sharegrad.data.text import Sentence, build_sentences, encode, read_sentences, write_sentences
+from sharegrad.defenses import apply_defense
+from sharegrad.errors import UserError
+from sharegrad.metrics.text import score
+from sharegrad.models import MODELS, build_model
+from sharegrad.models.bert import describe, load_tokenizer
+from sharegrad.provenance import pick_device, provenance
+from sharegrad.stages.common import write_json
+
+
+@dataclass
+class TextAttackSpec:
+    model: str = "bert_tiny_random"
+    hub_name: str = "bert-base-uncased"  # only for bert_base_hub
+    tokenizer: str = "offline"  # offline (the shipped bert-base-uncased vocabulary) or a hub name
+    attack: str = "text_dlg"
+    attack_config: dict = field(default_factory=dict)
+    budgets: list[int] = field(default_factory=lambda: [100])
+    defense: str = "none"
+    defense_level: float = 0.0
+    max_tokens: int = 30
+    seed: int = 0
+
+    def validate(self) -> None:
+        if not self.budgets or min(self.budgets) < 0:
+            raise UserError(f"budgets must be a non-empty list of iteration counts >= 0, got {self.budgets}")
+        if self.max_tokens < 1:
+            raise UserError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        MODELS.get(self.model)
+        from sharegrad.attacks import ATTACKS
+        from sharegrad.defenses import DEFENSES
+
+        ATTACKS.get(self.attack), DEFENSES.get(self.defense)
+
+
+def pieces(tokenizer, ids: list[int]) -> list[str]:
+    return tokenizer.convert_ids_to_tokens(ids)
+
+
+def run_one(spec: TextAttackSpec, number: int, sentence: Sentence, model, tokenizer, device) -> dict:
+    seed = spec.seed + number
+    input_ids, token_type_ids = (t.to(device) for t in encode(tokenizer, sentence, spec.max_tokens))
+    shared = apply_defense(spec.defense, spec.defense_level, victim_text_gradients(model, input_ids, token_type_ids),
+                           seed)
+    target = Target(shared_gradients=shared, input_shape=tuple(input_ids.shape),
+                    num_classes=model.config.vocab_size, token_type_ids=token_type_ids)
+    truth = input_ids[0, 1:-1].tolist()
+    true_pieces = pieces(tokenizer, truth)
+    curve, first_exact, by_step = [], None, {}
+
+    def observer(step: int, decoded: torch.Tensor) -> None:
+        nonlocal first_exact
+        content = decoded[0, 1:-1].tolist()
+        metrics = score(content, truth, pieces(tokenizer, content), true_pieces)
+        curve.append({"step": step, "token_accuracy": metrics["token_accuracy"], "rougeL_f": metrics["rougeL_f"]})
+        by_step[step] = (decoded[0].tolist(), metrics)
+        if first_exact is None and metrics["exact_match"]:
+            first_exact = step
+
+    attack_config = {**spec.attack_config, "iterations": max(spec.budgets)}
+    start = time.perf_counter()
+    result = run_attack(spec.attack, model, target, attack_config, seed=seed, observer=observer)
+    wall = time.perf_counter() - start
+
+    last = max(by_step)
+    at_budget = {}
+    for budget in sorted(set(spec.budgets)):
+        step = min(budget, last)  # a run stopped early keeps its last decoding
+        ids, metrics = by_step[step]
+        at_budget[str(budget)] = {**metrics, "step": step, "tokens": pieces(tokenizer, ids),
+                                  "text": tokenizer.decode(ids[1:-1])}
+    snapshots = [{"step": s, "tokens": pieces(tokenizer, ids[0].tolist())}
+                 for s, ids in sorted(result.decoded.items())]
+    settings = {k: v for k, v in asdict(spec).items()}
+    return {
+        "kind": "dlg_text",
+        "sentence": asdict(sentence),
+        "sentence_number": number,
+        "seed": seed,
+        "model_seed": spec.seed,
+        "parameters": settings,
+        "weights": describe(model),
+        "n_tokens": len(truth),
+        "true_tokens": pieces(tokenizer, input_ids[0].tolist()),
+        "status": result.status,
+        "diverged_at": result.diverged_at,
+        "steps": result.steps,
+        "evaluations": result.evaluations,
+        "wall_time_s": wall,
+        "seconds_per_evaluation": wall / max(result.evaluations, 1),
+        "final_loss": result.loss_curve[-1] if result.loss_curve else None,
+        "loss_curve": result.loss_curve,
+        "accuracy_curve": curve,
+        "first_exact_step": first_exact,
+        "snapshots": snapshots,
+        "at_budget": at_budget,
+        "provenance": provenance(device, settings),
+    }
+
+
+def run_sentences(spec: TextAttackSpec, sentences: list[Sentence], numbers: list[int], out_dir: Path,
+                  device: str = "cpu") -> list[dict]:
+    """Attack ``sentences`` (``numbers`` are their places in the corpus, which set their seeds)."""
+    spec.validate()
+    torch_device = pick_device(device)
+    tokenizer = load_tokenizer(spec.tokenizer)
+    for sentence in sentences:  # fail on an over-long sentence before any model is built
+        encode(tokenizer, sentence, spec.max_tokens)
+    options = {"hub_name": spec.hub_name} if spec.model == "bert_base_hub" else {}
+    # One victim model per job; it is the same for every sentence (seeded by the run seed).
+    model = build_model(spec.model, num_classes=len(tokenizer), seed=spec.seed, **options).to(torch_device)
+    if model.config.vocab_size != len(tokenizer):
+        raise UserError(f"model vocabulary {model.config.vocab_size} != tokenizer vocabulary {len(tokenizer)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records = []
+    for number, sentence in tqdm(list(zip(numbers, sentences)), desc=f"{spec.attack} {spec.model}", unit="sentence"):
+        record = run_one(spec, number, sentence, model, tokenizer, torch_device)
+        write_json(out_dir / f"sentence~{sentence.id}.json", record)
+        records.append(record)
+    return records
+
+
+def select(sentences: list[Sentence], ids: str, indices: str | None = None) -> tuple[list[Sentence], list[int]]:
+    """``all`` or comma-separated sentence ids; or ``indices`` start:stop (clipped to the file)."""
+    if indices is not None:
+        try:
+            start, stop = (int(v) for v in indices.split(":"))
+        except ValueError:
+            raise UserError(f"--indices must look like 0:4, not {indices!r}") from None
+        numbers = list(range(max(start, 0), min(stop, len(sentences))))
+        return [sentences[i] for i in numbers], numbers
+    if ids == "all":
+        return sentences, list(range(len(sentences)))
+    known = {s.id: i for i, s in enumerate(sentences)}
+    wanted = [i.strip() for i in ids.split(",") if i.strip()]
+    missing = [i for i in wanted if i not in known]
+    if missing:
+        raise UserError(f"unknown sentence id {missing[0]!r}; known: {', '.join(known)}")
+    return [sentences[known[i]] for i in wanted], [known[i] for i in wanted]
+
+
+def register_cli(subparsers) -> None:
+    c = subparsers.add_parser("text-corpus", help="write the sentences for DLG on text (slides + offline corpus)")
+    c.add_argument("--out", required=True)
+    c.add_argument("--tokenizer", default="offline", help="offline | a hub name (bert-base-uncased)")
+    c.add_argument("--no-slides", action="store_true")
+    c.add_argument("--corpus", default="zen_of_python", help="zen_of_python | none")
+    c.add_argument("--min-tokens", type=int, default=5)
+    c.add_argument("--max-tokens", type=int, default=30)
+    c.add_argument("--limit", type=int, default=None, help="keep the first N corpus sentences")
+
+    def corpus(args):
+        tokenizer = load_tokenizer(args.tokenizer)
+        sentences = build_sentences(tokenizer, not args.no_slides, None if args.corpus == "none" else args.corpus,
+                                    args.min_tokens, args.max_tokens)
+        if args.limit is not None:
+            slides = [s for s in sentences if s.source == "slides"]
+            sentences = slides + [s for s in sentences if s.source != "slides"][:args.limit]
+        write_sentences(Path(args.out), sentences)
+        print(f"wrote {len(sentences)} sentences to {args.out}")
+
+    c.set_defaults(handler=corpus)
+
+    p = subparsers.add_parser("dlg-text", help="run DLG on BERT masked-LM gradients for some sentences")
+    p.add_argument("--sentences", required=True, help="file written by `sharegrad text-corpus`")
+    p.add_argument("--ids", default="all", help="sentence ids (comma-separated) or all")
+    p.add_argument("--indices", default=None, help="start:stop places in the file (clipped to it); overrides --ids")
+    p.add_argument("--model", default="bert_tiny_random",
+                   help="bert_base_hub | minilm_l6_offline | bert_base_random | bert_tiny_random")
+    p.add_argument("--hub-name", default="bert-base-uncased")
+    p.add_argument("--tokenizer", default="offline")
+    p.add_argument("--attack", default="text_dlg")
+    p.add_argument("--attack-config", default="{}", help="JSON object of attack settings")
+    p.add_argument("--budgets", default="100", help="comma-separated iteration budgets scored (the run lasts the largest)")
+    p.add_argument("--defense", default="none")
+    p.add_argument("--defense-level", type=float, default=0.0)
+    p.add_argument("--max-tokens", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out-dir", required=True)
+
+    def handler(args):
+        try:
+            attack_config = json.loads(args.attack_config)
+            budgets = [int(b) for b in args.budgets.split(",")]
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise UserError(f"--attack-config must be a JSON object and --budgets integers: {exc}") from None
+        if not isinstance(attack_config, dict):
+            raise UserError("--attack-config must be a JSON object")
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        spec = TextAttackSpec(model=args.model, hub_name=args.hub_name, tokenizer=args.tokenizer, attack=args.attack,
+                              attack_config=attack_config, budgets=budgets, defense=args.defense,
+                              defense_level=args.defense_level, max_tokens=args.max_tokens, seed=args.seed)
+        spec.validate()
+        sentences, numbers = select(read_sentences(Path(args.sentences)), args.ids, args.indices)
+        records = run_sentences(spec, sentences, numbers, Path(args.out_dir), args.device)
+        top = str(max(budgets))
+        for r in records:
+            m = r["at_budget"][top]
+            print(f"{r['sentence']['id']}: {r['n_tokens']} tokens, token accuracy {m['token_accuracy']:.2f}, "
+                  f"ROUGE-L {m['rougeL_f']:.2f} | {m['text']}")
+
+    p.set_defaults(handler=handler)
+
