@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.errors import UserError
+from sharegrad.stages.common import write_csv
 
 
 def read_records(folders: list[Path]) -> list[dict]:
@@ -66,11 +67,8 @@ def register_cli(subparsers) -> None:
         if not records:
             raise UserError(f"no attack results found in {len(args.folders)} folder(s)")
         table, curves = flatten(records)
-        for frame, out in ((table, args.out), (curves, args.curves)):
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-            frame.to_csv(tmp, index=False)
-            tmp.replace(out)
+        write_csv(Path(args.out), table)
+        write_csv(Path(args.curves), curves)
         print(f"{len(records)} attacks, {len(table)} images -> {args.out}")
 
     p.set_defaults(handler=handler)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from sharegrad.errors import UserError
 from sharegrad.stages.aggregate_dlg import read_records
+from sharegrad.stages.common import write_csv
 
 
 def flatten(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -53,11 +54,8 @@ def register_cli(subparsers) -> None:
         if not records:
             raise UserError(f"no text-attack results found in {len(args.folders)} folder(s)")
         table, snapshots = flatten(records)
-        for frame, out in ((table, args.out), (snapshots, args.snapshots)):
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-            frame.to_csv(tmp, index=False)
-            tmp.replace(out)
+        write_csv(Path(args.out), table)
+        write_csv(Path(args.snapshots), snapshots)
         print(f"{len(records)} sentence runs -> {args.out}")
 
     p.set_defaults(handler=handler)

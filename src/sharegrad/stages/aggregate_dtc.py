@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.errors import UserError
-from sharegrad.stages.common import atomic_path
+from sharegrad.stages.common import write_csv
 
 KEYS = ["dataset", "model", "method", "delay", "period", "ratio", "powersgd_rank", "warmup_steps", "defense",
         "defense_level", "seed", "epochs", "batch_size", "lr", "momentum", "weight_decay", "world_size", "backend"]
@@ -47,10 +47,8 @@ def register_cli(subparsers) -> None:
 
     def handler(args):
         table, curves = flatten([Path(f) for f in args.runs])
-        for frame, path in ((table, args.out), (curves, args.curves)):
-            tmp = atomic_path(Path(path))
-            frame.to_csv(tmp, index=False)
-            tmp.replace(path)
+        write_csv(Path(args.out), table)
+        write_csv(Path(args.curves), curves)
         print(f"wrote {args.out} ({len(table)} runs) and {args.curves}")
 
     p.set_defaults(handler=handler)

@@ -40,3 +40,10 @@ def atomic_path(path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.with_name(f".{path.stem}.tmp{path.suffix}")
+
+
+def write_csv(path: Path, frame) -> None:
+    """Write a pandas table atomically (aggregations are the figures' only input)."""
+    tmp = atomic_path(path)
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, path)

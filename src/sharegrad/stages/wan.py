@@ -16,7 +16,7 @@ import torch
 
 from sharegrad.errors import UserError
 from sharegrad.provenance import provenance
-from sharegrad.stages.common import atomic_path, write_json
+from sharegrad.stages.common import write_csv, write_json
 
 
 def register_cli(subparsers) -> None:
@@ -121,9 +121,7 @@ def aggregate_handler(args) -> int:
     from sharegrad.wan.tables import points_table
 
     table = points_table([Path(f) for f in args.runs])
-    tmp = atomic_path(Path(args.out))
-    table.to_csv(tmp, index=False)
-    tmp.replace(args.out)
+    write_csv(Path(args.out), table)
     print(f"wrote {args.out} ({len(table)} points)")
     return 0
 
@@ -136,9 +134,7 @@ def project_handler(args) -> int:
     except json.JSONDecodeError as exc:
         raise UserError(f"--inputs is not JSON ({exc})") from None
     table = paper_projection(inputs)
-    tmp = atomic_path(Path(args.out))
-    table.to_csv(tmp, index=False)
-    tmp.replace(args.out)
+    write_csv(Path(args.out), table)
     print(table.to_string(index=False))
     return 0
 
