@@ -21,7 +21,7 @@ from sharegrad.errors import UserError
 MACHINE_COLUMNS = ["*wall*", "*time*", "*seconds*", "*_s", "*_ms", "*per_s*", "*per_second*", "*throughput*",
                    "*wait*", "*elapsed*", "host*", "*hostname*", "device*", "git_commit", "*torch_threads*",
                    # measured speed and what is derived from it (wan.csv): the machine's, not the seed's
-                   "load_*", "*scalability*"]
+                   "load_*", "*scalability*", "*measured*", "cores_available"]
 
 
 @dataclass
