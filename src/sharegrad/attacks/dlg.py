@@ -52,6 +52,12 @@ def resolve(config: dict) -> dict:
     return settings
 
 
+def published_lbfgs(variables: list[torch.Tensor], settings: dict) -> torch.optim.LBFGS:
+    """DLG's optimiser: L-BFGS with the settings' lr, history, max_iter and line search."""
+    return torch.optim.LBFGS(variables, lr=settings["lr"], history_size=settings["history_size"],
+                             max_iter=settings["max_iter"], line_search_fn=LINE_SEARCHES[settings["line_search"]])
+
+
 def fixed_labels(model, target: Target, shared: list[torch.Tensor], strategy: str) -> torch.Tensor:
     """Labels decided before the optimisation: read off the gradients, or given."""
     batch = target.input_shape[0]
@@ -89,9 +95,7 @@ def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, obse
         def soft_labels():
             return onehot
 
-    optimizer = torch.optim.LBFGS(variables, lr=settings["lr"], history_size=settings["history_size"],
-                                  max_iter=settings["max_iter"],
-                                  line_search_fn=LINE_SEARCHES[settings["line_search"]])
+    optimizer = published_lbfgs(variables, settings)
     evaluations = 0
 
     def closure():

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from sharegrad.attacks.base import AttackResult, Target, register_attack, soft_cross_entropy
+from sharegrad.attacks.dlg import LINE_SEARCHES, published_lbfgs
 from sharegrad.errors import UserError
 from sharegrad.seeding import generator
 
@@ -48,7 +49,6 @@ DEFAULTS = {
     # as the victim's tokenizer does; null leaves those two slots free embeddings.
     "special_ids": None,
 }
-LINE_SEARCHES = {"none": None, "strong_wolfe": "strong_wolfe"}
 
 
 def resolve(config: dict) -> dict:
@@ -196,9 +196,7 @@ def _attack(model, target: Target, config: dict, seed: int, observer, use_token_
     if not (settings["match_word_embeddings"] or use_token_set):
         keep = [i for i, p in enumerate(params) if p is not word_embeddings(model)]
         params, shared = [params[i] for i in keep], [shared[i] for i in keep]
-    optimizer = torch.optim.LBFGS(variables, lr=settings["lr"], history_size=settings["history_size"],
-                                  max_iter=settings["max_iter"],
-                                  line_search_fn=LINE_SEARCHES[settings["line_search"]])
+    optimizer = published_lbfgs(variables, settings)
     evaluations = 0
 
     def closure():

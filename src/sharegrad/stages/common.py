@@ -47,3 +47,16 @@ def write_csv(path: Path, frame) -> None:
     tmp = atomic_path(path)
     frame.to_csv(tmp, index=False)
     os.replace(tmp, path)
+
+
+def attack_outcome(result, wall: float) -> dict:
+    """The fields every attack record carries about how its run ended."""
+    return {
+        "status": result.status,
+        "diverged_at": result.diverged_at,
+        "steps": result.steps,
+        "evaluations": result.evaluations,
+        "wall_time_s": wall,
+        "seconds_per_evaluation": wall / max(result.evaluations, 1),
+        "final_loss": result.loss_curve[-1] if result.loss_curve else None,
+    }

@@ -26,7 +26,7 @@ from sharegrad.metrics.image import mse, perceptual_scores, psnr, to_unit_range
 from sharegrad.metrics.matching import match_by_mse
 from sharegrad.models import build_model
 from sharegrad.provenance import pick_device, provenance
-from sharegrad.stages.common import atomic_path, write_json
+from sharegrad.stages.common import atomic_path, attack_outcome, write_json
 
 
 @dataclass
@@ -113,13 +113,7 @@ def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.devi
         "seed": seed,
         "model_seed": seed,
         "parameters": settings,
-        "status": result.status,
-        "diverged_at": result.diverged_at,
-        "steps": result.steps,
-        "evaluations": result.evaluations,
-        "wall_time_s": wall,
-        "seconds_per_evaluation": wall / max(result.evaluations, 1),
-        "final_loss": result.loss_curve[-1] if result.loss_curve else None,
+        **attack_outcome(result, wall),
         # share of the batch's label multiset recovered, whatever the order
         "label_multiset_overlap": float(torch.minimum(true_counts, recovered_counts).sum()) / spec.batch_size,
         "loss_curve": result.loss_curve,

@@ -26,7 +26,7 @@ from sharegrad.metrics.text import score
 from sharegrad.models import MODELS, build_model
 from sharegrad.models.bert import describe, load_tokenizer
 from sharegrad.provenance import pick_device, provenance
-from sharegrad.stages.common import write_json
+from sharegrad.stages.common import attack_outcome, write_json
 
 
 @dataclass
@@ -103,13 +103,7 @@ def run_one(spec: TextAttackSpec, number: int, sentence: Sentence, model, tokeni
         "weights": describe(model),
         "n_tokens": len(truth),
         "true_tokens": pieces(tokenizer, input_ids[0].tolist()),
-        "status": result.status,
-        "diverged_at": result.diverged_at,
-        "steps": result.steps,
-        "evaluations": result.evaluations,
-        "wall_time_s": wall,
-        "seconds_per_evaluation": wall / max(result.evaluations, 1),
-        "final_loss": result.loss_curve[-1] if result.loss_curve else None,
+        **attack_outcome(result, wall),
         "loss_curve": result.loss_curve,
         "accuracy_curve": curve,
         "first_exact_step": first_exact,
