@@ -34,11 +34,17 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--batch-size", type=int, default=32, help="per rank")
+    parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--methods", nargs="*", default=None, help="subset of method names")
+    parser.add_argument("--delays", type=int, nargs="*", default=None, help="keep only these delays (delayed methods)")
     args = parser.parse_args()
-    base = dict(epochs=args.epochs, batch_size=32, lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="cosine")
+    base = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+                weight_decay=5e-4, schedule="cosine")
     specs = [TrainSpec(method=m, seed=s, **base, **opts) for s in args.seeds for m, opts in METHODS
-             if args.methods is None or m in args.methods]
+             if (args.methods is None or m in args.methods)
+             and (args.delays is None or "delay" not in opts or opts["delay"] in args.delays)]
     began = time.perf_counter()
     results = run_local(run_specs, 2, (specs, args.digits, False), timeout_s=7200, comm_timeout_s=120)
     rows = []

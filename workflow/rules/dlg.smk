@@ -10,6 +10,8 @@ rule dlg_attack:
         directory(f"{RESULTS}/dlg/{{cell}}/chunk~{{chunk}}"),
     params:
         args=lambda w: pipeline.dlg_cli_args(config, w.cell, w.chunk),
+        # finished attacks of a killed job, taken back when it runs again (Snakemake deletes the output)
+        stash=f"{RESULTS}/dlg/{{cell}}/.stash",
     conda:
         CONDA_ENV
     log:
@@ -22,7 +24,7 @@ rule dlg_attack:
         runtime=240,
         mem_mb=4000,
     shell:
-        "sharegrad dlg {params.args} --lpips-weights {input.lpips} --out-dir {output} > {log} 2>&1"
+        "sharegrad dlg {params.args} --lpips-weights {input.lpips} --out-dir {output} --stash {params.stash} > {log} 2>&1"
 
 
 rule dlg_aggregate:

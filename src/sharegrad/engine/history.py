@@ -73,24 +73,27 @@ class RingHistory:
         rows = torch.as_tensor(attacks, device=device)
         head_rows = torch.as_tensor([self.head[k] for k in attacks], device=device)
 
-        def pair(age: int):
-            # always gathered into contiguous aligned rows, so the rounding of an attack
-            # does not depend on which other attacks are in the call
-            slots = (head_rows - 1 - age) % self.size
-            return self.s[rows, slots], self.y[rows, slots], self.ro[rows, slots]
+        # every pair of every asked attack gathered once, newest first, into contiguous rows
+        # [attack, age, width] (each row starts aligned, so an attack's rounding does not
+        # depend on which other attacks are in the call)
+        ages = torch.arange(depth, device=device)
+        slots = (head_rows[:, None] - 1 - ages[None, :]) % self.size
+        flat = (rows[:, None] * self.size + slots).reshape(-1)
+        shape = (len(attacks), depth, self.width)
+        s_all = self.s.view(-1, self.width).index_select(0, flat).view(shape)  # row copies, no per-element gather
+        y_all = self.y.view(-1, self.width).index_select(0, flat).view(shape)
+        ro_all = self.ro.view(-1).index_select(0, flat).view(shape[:2])
 
         q = torch.nn.functional.pad(grads.neg(), (0, self.width - self.numel))
         alphas = []
         for age in range(depth):
-            s, y, ro = pair(age)
-            alpha = torch.linalg.vecdot(s, q) * ro
-            q.sub_(alpha[:, None] * y)
+            alpha = torch.linalg.vecdot(s_all[:, age], q) * ro_all[:, age]
+            q.sub_(alpha[:, None] * y_all[:, age])
             alphas.append(alpha)
         r = q * h_diag[:, None]
         for age in range(depth - 1, -1, -1):
-            s, y, ro = pair(age)
-            beta = torch.linalg.vecdot(y, r) * ro
-            r.add_((alphas[age] - beta)[:, None] * s)
+            beta = torch.linalg.vecdot(y_all[:, age], r) * ro_all[:, age]
+            r.add_((alphas[age] - beta)[:, None] * s_all[:, age])
         return r[:, :self.numel]
 
 

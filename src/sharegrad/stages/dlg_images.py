@@ -9,6 +9,8 @@ metrics; one .npz with the ground truth and the snapshots; one PNG.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,7 @@ from sharegrad.errors import UserError
 from sharegrad.metrics.image import mse, perceptual_scores, psnr, to_unit_range
 from sharegrad.metrics.matching import match_by_mse
 from sharegrad.models import build_model
-from sharegrad.provenance import pick_device, provenance
+from sharegrad.provenance import config_hash, pick_device, provenance
 from sharegrad.stages.common import atomic_path, attack_outcome, write_json
 
 
@@ -152,12 +154,44 @@ def save_png(path: Path, truth: np.ndarray, final: np.ndarray) -> None:
     tmp.replace(path)
 
 
+def spec_key(spec: ImageAttackSpec, attack_index: int) -> str:
+    """What identifies one attack's result: every setting of the spec and the index."""
+    return config_hash({**dataclasses.asdict(spec), "attack_index": attack_index})
+
+
+def _write_attack(stem: Path, record: dict, arrays: dict) -> None:
+    tmp = atomic_path(stem.with_suffix(".npz"))
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(stem.with_suffix(".npz"))
+    save_png(stem.with_suffix(".png"), arrays["truth"], arrays["final"])
+    record["files"] = {"arrays": str(stem.with_suffix(".npz")), "png": str(stem.with_suffix(".png"))}
+    write_json(stem.with_suffix(".json"), record)
+
+
+def _from_stash(stash: Path, spec: ImageAttackSpec, index: int) -> tuple[dict, dict] | None:
+    """A finished attack of an earlier, killed job with the same settings, or None."""
+    stem = stash / f"attack~{index}"
+    try:
+        record = json.loads(stem.with_suffix(".json").read_text())
+        if record.get("spec_key") != spec_key(spec, index):
+            return None
+        with np.load(stem.with_suffix(".npz")) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, KeyError):
+        return None  # absent or unreadable: run the attack again
+    return record, arrays
+
+
 def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, device: str = "auto",
-              engine: str = "sequential") -> list[dict]:
+              engine: str = "sequential", stash: Path | None = None) -> list[dict]:
     """Run the attacks in ``attack_indices``; each writes its files as soon as it ends.
 
     ``engine``: sequential (one attack after another) or batched (all of the chunk
-    advanced together, sharegrad/engine/; same records, DLG only)."""
+    advanced together, sharegrad/engine/; same records, DLG only).
+    ``stash``: a folder outside the job's output that keeps every finished attack,
+    so a job killed half-way (Snakemake deletes its output folder) takes the
+    attacks it had finished from there when run again, instead of recomputing them.
+    Only an attack with exactly the same settings (``spec_key``) is taken."""
     spec.validate()
     if engine not in ("sequential", "batched"):
         raise UserError(f"engine must be sequential or batched, not {engine!r}")
@@ -176,22 +210,33 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
                         f"so {available} attacks of batch size {spec.batch_size} (0..{available - 1})")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = []
-    if engine == "batched":
+    done: dict[int, tuple[dict, dict]] = {}
+    if stash is not None:
+        stash = Path(stash)
+        stash.mkdir(parents=True, exist_ok=True)
+        for index in attack_indices:
+            kept = _from_stash(stash, spec, index)
+            if kept is not None:
+                done[index] = kept
+        if done:
+            print(f"taking {len(done)} finished attack(s) from {stash}: {sorted(done)}", flush=True)
+    todo = [i for i in attack_indices if i not in done]
+    if engine == "batched" and todo:
         from sharegrad.engine.chunk import run_batched
 
-        outputs = run_batched(run_one, spec, attack_indices, images, torch_device)
+        outputs = run_batched(run_one, spec, todo, images, torch_device)
     else:
         outputs = (run_one(spec, index, images, torch_device) for index in
-                   tqdm(attack_indices, desc=f"{spec.attack} {spec.model} bs{spec.batch_size}", unit="attack"))
-    for index, (record, arrays) in zip(attack_indices, outputs):
-        stem = out_dir / f"attack~{index}"
-        tmp = atomic_path(stem.with_suffix(".npz"))
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(stem.with_suffix(".npz"))
-        save_png(stem.with_suffix(".png"), arrays["truth"], arrays["final"])
-        record["files"] = {"arrays": str(stem.with_suffix(".npz")), "png": str(stem.with_suffix(".png"))}
-        write_json(stem.with_suffix(".json"), record)
+                   tqdm(todo, desc=f"{spec.attack} {spec.model} bs{spec.batch_size}", unit="attack"))
+    for index, (record, arrays) in zip(todo, outputs):
+        record["spec_key"] = spec_key(spec, index)
+        if stash is not None:
+            _write_attack(stash / f"attack~{index}", dict(record), arrays)
+        done[index] = (record, arrays)
+    records = []
+    for index in attack_indices:
+        record, arrays = done[index]
+        _write_attack(out_dir / f"attack~{index}", record, arrays)
         records.append(record)
     return records
 
@@ -208,7 +253,7 @@ def parse_indices(text: str) -> list[int]:
 
 
 def register_cli(subparsers) -> None:
-    import json
+
 
     p = subparsers.add_parser("dlg", help="run a chunk of gradient-inversion attacks on images",
                               description="Run attacks number INDICES (attack i uses images i*bs .. i*bs+bs-1).")
@@ -231,6 +276,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--engine", default="sequential", choices=["sequential", "batched"],
                    help="sequential: one attack after another; batched: the whole chunk as one vectorised problem (dlg only)")
     p.add_argument("--out-dir", required=True)
+    p.add_argument("--stash", default=None,
+                   help="folder that keeps finished attacks across a killed job (reused only with identical settings)")
 
     def handler(args):
         try:
@@ -255,7 +302,8 @@ def register_cli(subparsers) -> None:
             from sharegrad.metrics.lpips_weights import load_backbone
 
             load_backbone(Path(args.lpips_weights))
-        records = run_chunk(spec, parse_indices(args.indices), Path(args.out_dir), args.device, args.engine)
+        records = run_chunk(spec, parse_indices(args.indices), Path(args.out_dir), args.device, args.engine,
+                            Path(args.stash) if args.stash else None)
         ok = sum(image["success"] for r in records for image in r["images"])
         total = sum(len(r["images"]) for r in records)
         print(f"{len(records)} attacks, {ok}/{total} images below MSE {spec.success_mse:g}")
