@@ -55,3 +55,12 @@ def test_cli_exits_2_naming_the_file(runs, cli_env):
                          capture_output=True, text=True, env=cli_env)
     assert run.returncode == 2
     assert "dlg.csv" in run.stdout + run.stderr and "Traceback" not in run.stderr
+
+
+def test_subset_compares_only_what_the_checked_run_made(runs):
+    local, slurm, table = runs
+    write(local, "extra/curves.csv", table)  # the reference ran more targets than the checked run
+    assert [r.name for r in compare_folders(local, slurm, subset=True)] == ["dlg.csv"]
+    write(slurm, "only_here.csv", table)  # but a CSV the reference lacks is still a problem
+    results = {r.name: r for r in compare_folders(local, slurm, subset=True)}
+    assert results["only_here.csv"].problems and not results["dlg.csv"].problems

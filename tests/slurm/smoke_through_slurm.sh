@@ -68,4 +68,7 @@ echo "== jobs submitted through sbatch: $submitted"
 squeue -h -t all -o '%k|%T' | sed -E 's/^rule_([A-Za-z0-9_]+)_wildcards.*\|/\1 /; s/^rule_([A-Za-z0-9_]+)\|/\1 /' \
   | sort | uniq -c | sed 's/^/   /'
 echo "== compare $reference (local) with $slurm_dir/results/$name (SLURM)"
-sharegrad compare-results "$reference" "$slurm_dir/results/$name"
+# with targets after --, the SLURM run made only some of the reference's CSVs: compare those
+subset=()
+[ ${#extra[@]} -eq 0 ] || subset=(--subset)
+sharegrad compare-results "${subset[@]}" "$reference" "$slurm_dir/results/$name"

@@ -74,13 +74,16 @@ def compare_tables(name: str, reference: pd.DataFrame, other: pd.DataFrame, rtol
 
 
 def compare_folders(reference: Path, other: Path, rtol: float = 1e-5, atol: float = 1e-8,
-                    ignore: list[str] = ()) -> list[Comparison]:
+                    ignore: list[str] = (), subset: bool = False) -> list[Comparison]:
+    """``subset``: OTHER ran only some targets; compare the CSVs it has (it must have one)."""
     names = {p.relative_to(reference).as_posix() for p in Path(reference).rglob("*.csv")}
     others = {p.relative_to(other).as_posix() for p in Path(other).rglob("*.csv")}
     if not names:
         raise UserError(f"no CSV files under {reference}")
+    if subset and not others:
+        raise UserError(f"no CSV files under {other}")
     results = []
-    for name in sorted(names | others):
+    for name in sorted(others if subset else names | others):
         if name not in names or name not in others:
             where = other if name not in others else reference
             results.append(Comparison(name, 0, [], [], float("nan"), [f"missing under {where}"]))
@@ -98,12 +101,15 @@ def register_cli(subparsers) -> None:
     p.add_argument("--rtol", type=float, default=1e-5)
     p.add_argument("--atol", type=float, default=1e-8)
     p.add_argument("--ignore", action="append", default=[], help="extra column pattern to leave out (fnmatch)")
+    p.add_argument("--subset", action="store_true",
+                   help="OTHER ran only some targets: compare the CSVs it has, not every CSV of REFERENCE")
 
     def handler(args):
         for folder in (args.reference, args.other):
             if not Path(folder).is_dir():
                 raise UserError(f"{folder} is not a folder")
-        results = compare_folders(Path(args.reference), Path(args.other), args.rtol, args.atol, args.ignore)
+        results = compare_folders(Path(args.reference), Path(args.other), args.rtol, args.atol, args.ignore,
+                                  args.subset)
         for r in results:
             verdict = "same" if not r.problems else "DIFFERENT"
             print(f"{r.name}: {verdict}: {r.rows} rows, {len(r.compared)} columns compared "
