@@ -39,7 +39,11 @@ def main() -> None:
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--methods", nargs="*", default=None, help="subset of method names")
     parser.add_argument("--delays", type=int, nargs="*", default=None, help="keep only these delays (delayed methods)")
+    parser.add_argument("--summarise", action="store_true", help="only print and write the table of an existing --out CSV")
     args = parser.parse_args()
+    if args.summarise:
+        summarise(args.out)
+        return
     base = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
                 weight_decay=5e-4, schedule="cosine")
     specs = [TrainSpec(method=m, seed=s, **base, **opts) for s in args.seeds for m, opts in METHODS
@@ -57,6 +61,27 @@ def main() -> None:
                      "bytes_sent_last_epoch": last["bytes_sent"], "steps_per_s_last_epoch": last["steps_per_s"]})
     pd.DataFrame(rows).to_csv(args.out, index=False)
     print(f"{len(specs)} runs in {time.perf_counter() - began:.0f} s -> {args.out}")
+    summarise(args.out)
+
+
+def summarise(path: str) -> None:
+    """Mean and spread over seeds per method, the difference from sync, and whether a
+    compensated DTS variant is within 1 point of it; printed and written as <out>.md."""
+    runs = pd.read_csv(path)
+    table = runs.groupby("label", sort=False).final_test_accuracy.agg(["count", "mean", "std", "min", "max"]) * 100
+    table["count"] = (table["count"] / 100).astype(int)
+    table["diff vs sync"] = table["mean"] - table.loc["sync", "mean"]
+    compensated = table.index.str.startswith("delayed_sparse") & ~table.index.str.contains("no-comp")
+    table["within 1 point"] = ["yes" if abs(d) <= 1 else "NO" for d in table["diff vs sync"]]
+    table.loc[~compensated, "within 1 point"] = ""
+    first = runs.iloc[0]
+    settings = (f"digits, 2 ranks, {first.epochs} epochs, batch {first.batch_size} per rank, lr {first.lr} "
+                f"({first.schedule}), momentum {first.momentum}, weight decay {first.weight_decay}")
+    text = (f"Test accuracy (%) over seeds {sorted(runs.seed.unique().tolist())}; {settings}.\n\n"
+            + table.rename(columns={"count": "seeds"}).round(2).to_markdown() + "\n")
+    print(text)
+    with open(str(path).removesuffix(".csv") + ".md", "w") as handle:
+        handle.write(text)
 
 
 if __name__ == "__main__":

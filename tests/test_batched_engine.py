@@ -23,7 +23,7 @@ from sharegrad.attacks import Target, run_attack
 from sharegrad.attacks.base import victim_gradients
 from sharegrad.engine.dlg import initial_variables, run_dlg_batched
 from sharegrad.engine.evaluator import GradientMatch
-from sharegrad.engine.history import ListHistory, RingHistory
+from sharegrad.engine.history import CompactHistory, ListHistory, RingHistory
 from sharegrad.metrics.image import mse, to_unit_range
 from sharegrad.models import build_model
 from sharegrad.report.stats import wilson_interval
@@ -104,6 +104,30 @@ def test_vectorised_two_loop_matches_torchs_two_loop():
         assert torch.allclose(every[k], exact, rtol=1e-5, atol=1e-6)
     assert torch.allclose(some[0], every[2], rtol=1e-6) and torch.allclose(some[1], every[0], rtol=1e-6)
     assert not torch.allclose(every[0], -grads[0] * h_diag[0])  # the history did change the direction
+
+
+def test_compact_form_gives_the_two_loop_direction():
+    """Compact-form directions equal torch's two-loop ones (float64), before and after the ring wraps."""
+    g = torch.Generator().manual_seed(1)
+    numel, size = 40, 6
+    pushes = [3, 6, 9, 0, 14]
+    lists = [ListHistory(size) for _ in pushes]
+    compact = CompactHistory(len(pushes), size, numel, "cpu", torch.float64)
+    for k, count in enumerate(pushes):
+        for _ in range(count):
+            s = torch.randn(numel, generator=g, dtype=torch.float64)
+            y = s * (1 + torch.rand(numel, generator=g, dtype=torch.float64))
+            ro = 1.0 / y.dot(s)
+            lists[k].push(y, s, ro)
+            compact.slot(k).push(y, s, ro)
+    grads = torch.randn(len(pushes), numel, generator=g, dtype=torch.float64)
+    h_diag = torch.rand(len(pushes), generator=g, dtype=torch.float64) + 0.5
+    for k in range(len(pushes)):
+        exact = lists[k].direction(grads[k], h_diag[k])
+        assert torch.allclose(compact.slot(k).direction(grads[k], h_diag[k]), exact, rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(exact, -grads[-1] * h_diag[-1])
+    compact.slot(4).clear()  # a restarted attack has no pairs: steepest descent scaled by h_diag
+    assert torch.equal(compact.slot(4).direction(grads[4], h_diag[4]), grads[4].neg() * h_diag[4])
 
 
 def test_batched_attack_matches_sequential_dlg_until_rounding_grows(embedded):

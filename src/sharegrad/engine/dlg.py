@@ -19,7 +19,7 @@ from tqdm import tqdm
 from sharegrad.attacks.base import AttackResult, Target
 from sharegrad.attacks.dlg import LINE_SEARCHES, fixed_labels, resolve
 from sharegrad.engine.evaluator import GradientMatch
-from sharegrad.engine.history import ListHistory, RingHistory
+from sharegrad.engine.history import CompactHistory, ListHistory, RingHistory
 from sharegrad.engine.lbfgs import LBFGSSettings, LBFGSState, lbfgs_step
 from sharegrad.engine.scheduler import drive
 from sharegrad.errors import UserError
@@ -41,12 +41,18 @@ def initial_variables(target: Target, seed: int, joint: bool, device) -> torch.T
     return torch.cat(parts)
 
 
+HISTORIES = {"compact": CompactHistory, "two_loop": RingHistory}
+
+
 def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config: dict, seeds: list[int],
-                    observers: list | None = None, exact: bool = False, progress: bool = True) -> list[AttackResult]:
+                    observers: list | None = None, exact: bool = False, progress: bool = True,
+                    history: str = "compact") -> list[AttackResult]:
     """K DLG attacks; ``models[k]`` is attack k's victim model, ``seeds[k]`` its seed.
 
     ``exact``: per-attack two-loop directions with torch's own ops (bit for bit
-    torch.optim.LBFGS given the same evaluations) instead of one batched call."""
+    torch.optim.LBFGS given the same evaluations) instead of one batched call;
+    otherwise ``history`` picks the batched direction: ``compact`` (L-BFGS's
+    compact form, a few large products) or ``two_loop`` (the recursion, batched)."""
     if not (len(models) == len(targets) == len(seeds)) or not models:
         raise UserError("the batched engine needs one model, target and seed per attack")
     if len({(t.input_shape, t.num_classes) for t in targets}) != 1:
@@ -66,8 +72,10 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
     objective = GradientMatch(models, shared, target0.input_shape, target0.num_classes, joint, onehot)
     lbfgs = lbfgs_settings(settings)
     variables = [initial_variables(t, s, joint, device) for t, s in zip(targets, seeds)]
-    ring = None if exact else RingHistory(len(models), lbfgs.history_size, objective.numel, device,
-                                          variables[0].dtype)
+    if history not in HISTORIES:
+        raise UserError(f"unknown L-BFGS history {history!r}; choose one of {', '.join(HISTORIES)}")
+    ring = None if exact else HISTORIES[history](len(models), lbfgs.history_size, objective.numel, device,
+                                                 variables[0].dtype)
     iterations = int(settings["iterations"])
     bar = tqdm(total=len(models) * iterations, desc=f"dlg batched K={len(models)}", unit="step",
                disable=not progress, leave=False)
@@ -101,7 +109,7 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
                             evaluations=state.func_evals, steps=steps)
 
     results = drive({k: attack(k) for k in range(len(models))}, objective,
-                    None if exact else ring.directions)
+                    None if exact else getattr(ring, "directions", None))
     bar.close()
     results = [results[k] for k in range(len(models))]
 
