@@ -5,10 +5,11 @@ sequential and batched alternating back to back so both see the same machine
 load. DLG as published (L-BFGS lr 1, history 100, max_iter 20, line search
 none, joint labels), LeNet, batch size 1, on the embedded photographs; fewer
 outer steps than the published 300 (``--steps``): the per-step cost is what
-the ratio needs. Prints a table, writes benchmarks/out/attack_throughput.csv
+the ratio needs, but take at least 10, since L-BFGS's history (100 pairs) is
+full only from the 6th step on, and a full history costs both engines more. Prints a table, writes benchmarks/out/attack_throughput.csv
 and .png.
 
-    python benchmarks/attack_throughput.py --steps 5 --ks 1,8,32,128 --sequential-attacks 8
+    python benchmarks/attack_throughput.py --steps 20 --ks 8,32,64,128 --sequential-attacks 8 --histories compact,two_loop
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def child(args) -> dict:
         results = [run_attack("dlg", m, t, config, seed=i) for i, (m, t) in enumerate(zip(models, targets))]
     else:
         results = run_dlg_batched(models, targets, config, list(range(count)), exact=args.engine == "batched-exact",
-                                  progress=False)
+                                  progress=False, history=args.history)
     if device.type == "cuda":
         torch.cuda.synchronize()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -72,7 +73,7 @@ def child(args) -> dict:
     success = sum(r.status == "finished" and float(mse(to_unit_range(r.reconstruction), truth[i:i + 1])) < 1e-3
                   for i, r in enumerate(results))
     return {
-        "model": args.model, "engine": args.engine, "k": args.k if args.engine != "sequential" else 1,
+        "model": args.model, "engine": args.engine if args.engine != "batched" else f"batched-{args.history}", "k": args.k if args.engine != "sequential" else 1,
         "attacks": count, "steps": args.steps, "line_search": args.line_search, "evaluations": evaluations,
         "wall_s": wall, "cpu_s": cpu, "wall_s_per_attack": wall / count, "attacks_per_hour": 3600 * count / wall,
         "ms_per_evaluation": 1000 * wall / evaluations, "cpu_ms_per_evaluation": 1000 * cpu / evaluations,
@@ -93,6 +94,8 @@ def main() -> None:
     p.add_argument("--ks", default="1,8,32,128", help="attacks per batch for the batched engine")
     p.add_argument("--sequential-attacks", type=int, default=8, help="attacks the sequential engine runs")
     p.add_argument("--exact", action="store_true", help="also the batched engine with torch's per-attack two-loop")
+    p.add_argument("--histories", default="compact",
+                   help="L-BFGS directions of the batched engine to time: compact (default), two_loop, or both")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.add_argument("--data", default="data/embedded")
@@ -100,6 +103,7 @@ def main() -> None:
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--engine", default=None, help=argparse.SUPPRESS)
     p.add_argument("--k", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--history", default="compact", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         print(json.dumps(child(args)))
@@ -108,12 +112,13 @@ def main() -> None:
     runs = []
     for k in [int(v) for v in args.ks.split(",")]:
         # sequential right before each batched run: both see the same load
-        plan = [("sequential", 1), ("batched", k)] + ([("batched-exact", k)] if args.exact else [])
-        for engine, size in plan:
+        plan = ([("sequential", 1, "compact")] + [("batched", k, h) for h in args.histories.split(",")]
+                + ([("batched-exact", k, "compact")] if args.exact else []))
+        for engine, size, history in plan:
             command = [sys.executable, __file__, "--child", "1", "--engine", engine, "--k", str(size),
                        "--model", args.model, "--steps", str(args.steps), "--line-search", args.line_search,
                        "--sequential-attacks", str(args.sequential_attacks), "--threads", str(args.threads),
-                       "--device", args.device, "--data", args.data]
+                       "--device", args.device, "--data", args.data, "--history", history]
             load = os.getloadavg()[0]
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode:
