@@ -175,7 +175,9 @@ def success_count(results, truth) -> int:
                     reason="64 sequential attacks take minutes on a shared 2-core CPU; set SHAREGRAD_SLOW_TESTS=1")
 def test_success_rate_over_64_attacks_within_the_sequential_interval(embedded):
     models, targets, truth, seeds = small_attacks(embedded, 64)
-    config = {"iterations": 6, "line_search": "strong_wolfe"}
+    # 3 outer steps: about half the attacks succeed (31/64 on this machine), so the interval can
+    # tell engines apart; after 6 steps every attack has succeeded and any engine passes
+    config = {"iterations": 3, "line_search": "strong_wolfe"}
     batched = success_count(run_dlg_batched(models, targets, config, seeds, progress=False), truth)
     sequential = success_count([run_attack("dlg", m, t, config, seed=s) for m, t, s in zip(models, targets, seeds)],
                                truth)
