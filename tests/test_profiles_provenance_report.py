@@ -15,6 +15,7 @@ def test_table_groups_results_by_commit_device_and_host(tmp_path):
         write_json(tmp_path / "dlg" / "cell" / f"attack~{i}.json", {"provenance": block, "seed": i})
     write_json(tmp_path / "text" / "sentence~0.json", {"provenance": {**block, "host": "node7", "slurm_job_id": "9"}})
     write_json(tmp_path / "other.json", {"no": "provenance"})
+    write_json(tmp_path / "dlg" / ".stash" / "attack~0.json", {"provenance": block, "seed": 0})  # a copy
     table = collect(tmp_path)
     assert len(table) == 4 and set(table.stage) == {"dlg", "text"}
     text = render(tmp_path, "smoke", "abcd")

@@ -22,9 +22,14 @@ VERSION_KEYS = ["torch", "torchvision", "numpy", "transformers", "snakemake", "s
 
 
 def collect(results: Path) -> pd.DataFrame:
-    """One row per result JSON under ``results`` that has a provenance block."""
+    """One row per result JSON under ``results`` that has a provenance block.
+
+    Hidden folders are skipped: a DLG cell's ``.stash/`` holds copies of results
+    that are also in its chunk folders."""
     rows = []
     for file in sorted(Path(results).rglob("*.json")):
+        if any(part.startswith(".") for part in file.relative_to(results).parts[:-1]):
+            continue
         try:
             record = json.loads(file.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
