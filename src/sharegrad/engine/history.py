@@ -158,28 +158,24 @@ class CompactHistory:
         count = min(self.pushed[k], self.size)
         if count == 0:
             return g.neg() * gamma
-        if self.pushed[k] <= self.size:  # not wrapped yet: slots 0 .. count-1 in push order
+        if self.pushed[k] <= self.size:  # not wrapped: slots 0 .. count-1 are already in push order
+            order = None
             s, y = self.s[k, :count], self.y[k, :count]
             sy, yy = self.sy[k, :count, :count], self.yy[k, :count, :count]
-            sg, yg = s @ g, y @ g
-            r = torch.triu(sy)
-            u = torch.linalg.solve_triangular(r, sg[:, None], upper=True)[:, 0]
-            w = torch.diagonal(r) * u + gamma * (yy @ u - yg)
-            t = torch.linalg.solve_triangular(r.T, w[:, None], upper=False)[:, 0]
-            return (t @ s - gamma * (u @ y) + gamma * g).neg()
-        # wrapped: products over the slots as stored, only the small matrices and vectors reordered
-        s, y = self.s[k], self.y[k]
-        order = torch.remainder(torch.arange(self.size, device=g.device) + self.head[k], self.size)  # oldest first
-        sy = self.sy[k][order][:, order]
-        yy = self.yy[k][order][:, order]
-        sg, yg = (s @ g)[order], (y @ g)[order]
+        else:  # wrapped: products over the slots as stored, only the small matrices and vectors reordered
+            order = torch.remainder(torch.arange(self.size, device=g.device) + self.head[k], self.size)
+            s, y = self.s[k], self.y[k]
+            sy, yy = self.sy[k][order][:, order], self.yy[k][order][:, order]
+        sg, yg = s @ g, y @ g
+        if order is not None:
+            sg, yg = sg[order], yg[order]
         r = torch.triu(sy)
         u = torch.linalg.solve_triangular(r, sg[:, None], upper=True)[:, 0]
         w = torch.diagonal(r) * u + gamma * (yy @ u - yg)
         t = torch.linalg.solve_triangular(r.T, w[:, None], upper=False)[:, 0]
-        t_slots = torch.empty_like(t).index_copy_(0, order, t)
-        u_slots = torch.empty_like(u).index_copy_(0, order, u)
-        return (t_slots @ s - gamma * (u_slots @ y) + gamma * g).neg()
+        if order is not None:  # back to slot order
+            t, u = torch.empty_like(t).index_copy_(0, order, t), torch.empty_like(u).index_copy_(0, order, u)
+        return (t @ s - gamma * (u @ y) + gamma * g).neg()
 
 
 class CompactSlot:
@@ -187,11 +183,11 @@ class CompactSlot:
     # its S and Y are still in cache from the push's products (not in one batched call)
     batched = False
 
-    def direction(self, grad: torch.Tensor, h_diag) -> torch.Tensor:
-        return self.store._direction(self.attack, grad, torch.as_tensor(h_diag, dtype=grad.dtype, device=grad.device))
-
     def __init__(self, store: CompactHistory, attack: int):
         self.store, self.attack = store, attack
+
+    def direction(self, grad: torch.Tensor, h_diag) -> torch.Tensor:
+        return self.store._direction(self.attack, grad, torch.as_tensor(h_diag, dtype=grad.dtype, device=grad.device))
 
     def clear(self) -> None:
         store, k = self.store, self.attack

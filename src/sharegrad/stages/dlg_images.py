@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,23 +169,33 @@ def _write_attack(stem: Path, record: dict, arrays: dict) -> None:
     write_json(stem.with_suffix(".json"), record)
 
 
-def _from_stash(stash: Path, spec: ImageAttackSpec, index: int) -> tuple[dict, dict] | None:
-    """A finished attack of an earlier, killed job with the same settings, or None."""
+def _copy_attack(source: Path, stem: Path, record: dict) -> None:
+    """An attack written under ``source`` (the stash), published under ``stem`` without re-encoding."""
+    for suffix in (".npz", ".png"):
+        tmp = atomic_path(stem.with_suffix(suffix))
+        shutil.copyfile(source.with_suffix(suffix), tmp)
+        tmp.replace(stem.with_suffix(suffix))
+    record["files"] = {"arrays": str(stem.with_suffix(".npz")), "png": str(stem.with_suffix(".png"))}
+    write_json(stem.with_suffix(".json"), record)
+
+
+def _from_stash(stash: Path, spec: ImageAttackSpec, index: int) -> dict | None:
+    """The record of a finished attack of an earlier, killed job with the same settings, or None."""
     stem = stash / f"attack~{index}"
     try:
         record = json.loads(stem.with_suffix(".json").read_text())
-        if record.get("spec_key") != spec_key(spec, index):
+        with np.load(stem.with_suffix(".npz")):  # opens only if it is a readable archive
+            pass
+        if not stem.with_suffix(".png").exists():
             return None
-        with np.load(stem.with_suffix(".npz")) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError):
         return None  # absent or unreadable: run the attack again
-    return record, arrays
+    return record if record.get("spec_key") == spec_key(spec, index) else None
 
 
 def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, device: str = "auto",
               engine: str = "sequential", stash: Path | None = None) -> list[dict]:
-    """Run the attacks in ``attack_indices``; each writes its files as soon as it ends.
+    """Run the attacks in ``attack_indices``; their files land in ``out_dir`` when all have ended.
 
     ``engine``: sequential (one attack after another) or batched (all of the chunk
     advanced together, sharegrad/engine/; same records, DLG only).
@@ -210,17 +221,17 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
                         f"so {available} attacks of batch size {spec.batch_size} (0..{available - 1})")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    done: dict[int, tuple[dict, dict]] = {}
+    kept: dict[int, dict] = {}  # attack -> record, files under the stash
     if stash is not None:
         stash = Path(stash)
         stash.mkdir(parents=True, exist_ok=True)
         for index in attack_indices:
-            kept = _from_stash(stash, spec, index)
-            if kept is not None:
-                done[index] = kept
-        if done:
-            print(f"taking {len(done)} finished attack(s) from {stash}: {sorted(done)}", flush=True)
-    todo = [i for i in attack_indices if i not in done]
+            record = _from_stash(stash, spec, index)
+            if record is not None:
+                kept[index] = record
+        if kept:
+            print(f"taking {len(kept)} finished attack(s) from {stash}: {sorted(kept)}", flush=True)
+    todo = [i for i in attack_indices if i not in kept]
     if engine == "batched" and todo:
         from sharegrad.engine.chunk import run_batched
 
@@ -228,15 +239,23 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
     else:
         outputs = (run_one(spec, index, images, torch_device) for index in
                    tqdm(todo, desc=f"{spec.attack} {spec.model} bs{spec.batch_size}", unit="attack"))
+    fresh: dict[int, tuple[dict, dict]] = {}
     for index, (record, arrays) in zip(todo, outputs):
         record["spec_key"] = spec_key(spec, index)
-        if stash is not None:
-            _write_attack(stash / f"attack~{index}", dict(record), arrays)
-        done[index] = (record, arrays)
+        if stash is not None:  # kept at once: a job killed later loses only its running attack
+            _write_attack(stash / f"attack~{index}", record, arrays)
+            kept[index] = record
+        else:
+            fresh[index] = (record, arrays)
     records = []
     for index in attack_indices:
-        record, arrays = done[index]
-        _write_attack(out_dir / f"attack~{index}", record, arrays)
+        stem = out_dir / f"attack~{index}"
+        if index in kept:
+            record = dict(kept[index])
+            _copy_attack(stash / f"attack~{index}", stem, record)
+        else:
+            record, arrays = fresh[index]
+            _write_attack(stem, record, arrays)
         records.append(record)
     return records
 
@@ -253,8 +272,6 @@ def parse_indices(text: str) -> list[int]:
 
 
 def register_cli(subparsers) -> None:
-
-
     p = subparsers.add_parser("dlg", help="run a chunk of gradient-inversion attacks on images",
                               description="Run attacks number INDICES (attack i uses images i*bs .. i*bs+bs-1).")
     p.add_argument("--dataset", default="embedded", help="embedded | cifar100 | cifar10")
