@@ -75,7 +75,9 @@ def test_failing_rule_ends_the_run_naming_rule_and_log(slurm_cluster, tmp_path):
 def test_pipeline_through_slurm_profile_matches_local_run(tmp_path):
     """The real Snakefile, shrunk to two short attacks; smoke_through_slurm.sh does the rest."""
     overlay = tmp_path / "fewer_steps.yaml"
-    overlay.write_text("dlg:\n  attacks_per_cell: 2\n  chunk_size: 1\n"
+    # one LeNet cell (smoke.yaml's other DLG grids would add jobs), two attacks of 3 steps
+    overlay.write_text("dlg:\n  grids:\n    - {model: [lenet], batch_size: [1], attack: [dlg], line_search: [strong_wolfe],"
+                       " labels: [joint]}\n  attacks_per_cell: 2\n  chunk_size: 1\n"
                        "  attack_settings:\n    dlg: {iterations: 3, snapshot_every: 1}\n")
     run = subprocess.run(
         [str(SLURM / "smoke_through_slurm.sh"), "--configfile", str(ROOT / "experiments" / "smoke.yaml"),
