@@ -9,7 +9,7 @@ the ratio needs, but take at least 10, since L-BFGS's history (100 pairs) is
 full only from the 6th step on, and a full history costs both engines more. Prints a table, writes benchmarks/out/attack_throughput.csv
 and .png.
 
-    python benchmarks/attack_throughput.py --steps 20 --ks 8,32,64,128 --sequential-attacks 8 --histories compact,two_loop
+    python benchmarks/attack_throughput.py --steps 20 --ks 8,32,64,128 --sequential-attacks 8 --variants compact,compiled
 """
 
 from __future__ import annotations
@@ -25,6 +25,16 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
+
+
+# the batched engine's variants: L-BFGS direction, torch.compile, and the factored fc gradient
+# (engine/evaluator.py); "unfactored" shows what the factoring saves
+VARIANTS = {
+    "compact": {"history": "compact", "compile": False, "factor_head": True},
+    "two_loop": {"history": "two_loop", "compile": False, "factor_head": True},
+    "unfactored": {"history": "compact", "compile": False, "factor_head": False},
+    "compiled": {"history": "compact", "compile": True, "factor_head": True},
+}
 
 
 def child(args) -> dict:
@@ -55,17 +65,24 @@ def child(args) -> dict:
     # warm-up outside the clock: torch.func's first call imports and traces for seconds
     if args.engine == "sequential":
         run_attack("dlg", models[0], targets[0], {**config, "iterations": 1}, seed=0)
-    else:
+    elif not VARIANTS.get(args.history, {}).get("compile"):
         run_dlg_batched(models[:2], targets[:2], {**config, "iterations": 1}, list(range(min(2, count))), progress=False)
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+    stats = {"compile_s": 0.0}
     wall, cpu = time.perf_counter(), time.process_time()
     if args.engine == "sequential":
         results = [run_attack("dlg", m, t, config, seed=i) for i, (m, t) in enumerate(zip(models, targets))]
     else:
+        variant = VARIANTS.get(args.history, VARIANTS["compact"])
+        if not variant["factor_head"]:
+            import sharegrad.engine.evaluator as evaluator
+
+            evaluator.factored_head = lambda model, trainable: None  # autograd through the materialised fc gradient
+        # no warm-up for a compiled engine: its compilation is part of every job's cost
         results = run_dlg_batched(models, targets, config, list(range(count)), exact=args.engine == "batched-exact",
-                                  progress=False, history=args.history)
+                                  progress=False, history=variant["history"], compile=variant["compile"], stats=stats)
     if device.type == "cuda":
         torch.cuda.synchronize()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -76,6 +93,8 @@ def child(args) -> dict:
         "model": args.model, "engine": args.engine if args.engine != "batched" else f"batched-{args.history}", "k": args.k if args.engine != "sequential" else 1,
         "attacks": count, "steps": args.steps, "line_search": args.line_search, "evaluations": evaluations,
         "wall_s": wall, "cpu_s": cpu, "wall_s_per_attack": wall / count, "attacks_per_hour": 3600 * count / wall,
+        # a compiled engine's compilation is paid once per job; without it, the rate a long job approaches
+        "compile_s": stats["compile_s"], "attacks_per_hour_after_compile": 3600 * count / (wall - stats["compile_s"]),
         "ms_per_evaluation": 1000 * wall / evaluations, "cpu_ms_per_evaluation": 1000 * cpu / evaluations,
         "diverged": sum(r.status == "diverged" for r in results), "success": success,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -94,8 +113,10 @@ def main() -> None:
     p.add_argument("--ks", default="1,8,32,128", help="attacks per batch for the batched engine")
     p.add_argument("--sequential-attacks", type=int, default=8, help="attacks the sequential engine runs")
     p.add_argument("--exact", action="store_true", help="also the batched engine with torch's per-attack two-loop")
-    p.add_argument("--histories", default="compact",
-                   help="L-BFGS directions of the batched engine to time: compact (default), two_loop, or both")
+    p.add_argument("--variants", default="compact,compiled",
+                   help=f"batched-engine variants to time, comma-separated: {', '.join(VARIANTS)}")
+    p.add_argument("--sequential-once", action="store_true",
+                   help="run the sequential engine once, before the first K (not next to every K)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.add_argument("--data", default="data/embedded")
@@ -105,14 +126,18 @@ def main() -> None:
     p.add_argument("--k", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--history", default="compact", help=argparse.SUPPRESS)
     args = p.parse_args()
+    unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
+    if unknown:
+        p.error(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
     if args.child:
         print(json.dumps(child(args)))
         return
 
     runs = []
-    for k in [int(v) for v in args.ks.split(",")]:
+    for number, k in enumerate(int(v) for v in args.ks.split(",")):
         # sequential right before each batched run: both see the same load
-        plan = ([("sequential", 1, "compact")] + [("batched", k, h) for h in args.histories.split(",")]
+        sequential = [("sequential", 1, "compact")] if number == 0 or not args.sequential_once else []
+        plan = (sequential + [("batched", k, v) for v in args.variants.split(",")]
                 + ([("batched-exact", k, "compact")] if args.exact else []))
         for engine, size, history in plan:
             command = [sys.executable, __file__, "--child", "1", "--engine", engine, "--k", str(size),
@@ -130,7 +155,9 @@ def main() -> None:
             print(f"{row['engine']:>13} K={row['k']:<4} {row['attacks']:>4} attacks  {row['wall_s_per_attack']:7.2f} s/attack "
                   f"{row['attacks_per_hour']:9.0f} attacks/h  {row['ms_per_evaluation']:6.2f} ms/eval "
                   f"(cpu {row['cpu_ms_per_evaluation']:6.2f})  success {row['success']}/{row['attacks']}  "
-                  f"diverged {row['diverged']}  peak {row['peak_rss_mb']:.0f} MB  load {load:.1f}", flush=True)
+                  f"diverged {row['diverged']}  peak {row['peak_rss_mb']:.0f} MB  load {load:.1f}"
+                  + (f"  (compile {row['compile_s']:.0f} s; {row['attacks_per_hour_after_compile']:.0f} attacks/h after)"
+                     if row["compile_s"] else ""), flush=True)
 
     import pandas as pd
 
@@ -139,10 +166,13 @@ def main() -> None:
     stem = f"attack_throughput{('_' + args.tag) if args.tag else ''}"
     table.to_csv(OUT / f"{stem}.csv", index=False)
     for k, pair in table.groupby("pair_k"):
-        seq = pair[pair.engine == "sequential"].iloc[0]
+        own = pair[pair.engine == "sequential"]
+        seq = (own if len(own) else table[table.engine == "sequential"]).iloc[0]
         for _, row in pair[pair.engine != "sequential"].iterrows():
             print(f"K={k}: {row.engine} / sequential attacks per hour = {row.attacks_per_hour / seq.attacks_per_hour:.2f} "
-                  f"(CPU time per evaluation: {seq.cpu_ms_per_evaluation / row.cpu_ms_per_evaluation:.2f})")
+                  + (f"({row.attacks_per_hour_after_compile / seq.attacks_per_hour:.2f} after compilation) "
+                     if row.compile_s else "")
+                  + f"(CPU time per evaluation: {seq.cpu_ms_per_evaluation / row.cpu_ms_per_evaluation:.2f})")
     plot(table, OUT / f"{stem}.png")
     print(f"wrote {OUT / stem}.csv and .png")
 
@@ -157,7 +187,7 @@ def plot(table, path: Path) -> None:
     seq = table[table.engine == "sequential"]
     for engine, rows in table[table.engine != "sequential"].groupby("engine"):
         ax.plot(rows.k, rows.attacks_per_hour, marker="o", label=f"{engine} engine")
-    ax.plot(seq.pair_k, seq.attacks_per_hour, marker="s", linestyle="--", label="sequential (run next to each K)")
+    ax.plot(seq.pair_k, seq.attacks_per_hour, marker="s", linestyle="--", label="sequential engine")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("attacks per batch K")
     ax.set_ylabel("attacks per hour")

@@ -132,42 +132,69 @@ class CompactHistory:
         t = R^-T ((D + gamma Y Y^T) u - gamma Y g),
 
     with R the upper triangle of the pairs' s_i . y_j in push order and D its
-    diagonal, needs four matrix-vector products over the attack's history and
-    two triangular solves of size (pairs). The Gram matrices S Y^T and Y Y^T are
-    updated at each push (three matrix-vector products for the new pair). Each
-    attack's direction is computed in its own coroutine right after its push,
-    while its S and Y (~2.5 MB for DLG on 32x32) are still in cache: one product
-    over all K attacks at once would stream the whole store from memory four
-    times per round. An attack's numbers never depend on the other attacks.
-    Same matrix as the two-loop recursion, other rounding.
+    diagonal, needs S g, Y g, the new pair's Gram entries (S y_new, Y s_new,
+    Y y_new) and two triangular solves of size (pairs). Taken together, the five
+    products are one matrix product each for S and Y ([S; Y] times the columns
+    s_new, y_new, g), and the direction S^T t - gamma Y^T u one more: two reads of
+    the history per iteration (~2.5 MB each for DLG on 32x32), against four
+    for the two-loop recursion. Each attack's direction is computed in its own
+    coroutine right after its push: one product over all K attacks at once
+    would stream the whole store from memory. An attack's numbers never depend
+    on the other attacks. Same matrix as the two-loop recursion, other rounding.
     """
 
     def __init__(self, attacks: int, size: int, numel: int, device, dtype=torch.float32):
         self.size, self.numel = size, numel
-        self.s = torch.zeros(attacks, size, numel, device=device, dtype=dtype)
-        self.y = torch.zeros(attacks, size, numel, device=device, dtype=dtype)
+        # [k, 0] = S, [k, 1] = Y
+        self.pairs = torch.zeros(attacks, 2, size, numel, device=device, dtype=dtype)
+        self.s, self.y = self.pairs[:, 0], self.pairs[:, 1]
         self.sy = torch.zeros(attacks, size, size, device=device, dtype=dtype)  # [k, i, j] = s_i . y_j
         self.yy = torch.zeros(attacks, size, size, device=device, dtype=dtype)
         self.head = [0] * attacks
         self.pushed = [0] * attacks
+        self.pending: list[int | None] = [None] * attacks  # slot pushed whose products are not yet taken
 
     def slot(self, attack: int) -> "CompactSlot":
         return CompactSlot(self, attack)
+
+    def _products(self, k: int, count: int, columns: list[torch.Tensor]) -> torch.Tensor:
+        """[2, count, len(columns)]: the first ``count`` rows of S and of Y times each column, one read of each."""
+        rows = torch.stack(columns)  # [c, n] @ [n, count]: MKL's fast path for a short-fat product
+        return torch.stack([rows.mm(self.s[k, :count].t()), rows.mm(self.y[k, :count].t())]).transpose(1, 2)
+
+    def _store_products(self, k: int, h: int, count: int, products: torch.Tensor) -> None:
+        """Gram entries of the pair in slot h from [S; Y] @ [s_h, y_h] (columns 0 and 1 of ``products``)."""
+        self.sy[k, h, :count] = products[1, :, 0]  # s_h . y_j
+        self.sy[k, :count, h] = products[0, :, 1]  # s_i . y_h
+        self.yy[k, h, :count] = products[1, :, 1]
+        self.yy[k, :count, h] = products[1, :, 1]
+
+    def _flush(self, k: int) -> None:
+        h = self.pending[k]
+        if h is not None:
+            count = min(self.pushed[k], self.size)
+            self._store_products(k, h, count, self._products(k, count, [self.s[k, h], self.y[k, h]]))
+            self.pending[k] = None
 
     def _direction(self, k: int, g: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
         count = min(self.pushed[k], self.size)
         if count == 0:
             return g.neg() * gamma
+        h = self.pending[k]
+        if h is None:
+            products = self._products(k, count, [g])
+            sg, yg = products[0, :, 0], products[1, :, 0]
+        else:  # the new pair's Gram entries and S g, Y g from one read of S and Y
+            products = self._products(k, count, [self.s[k, h], self.y[k, h], g])
+            self._store_products(k, h, count, products)
+            self.pending[k] = None
+            sg, yg = products[0, :, 2], products[1, :, 2]
         if self.pushed[k] <= self.size:  # not wrapped: slots 0 .. count-1 are already in push order
             order = None
-            s, y = self.s[k, :count], self.y[k, :count]
             sy, yy = self.sy[k, :count, :count], self.yy[k, :count, :count]
         else:  # wrapped: products over the slots as stored, only the small matrices and vectors reordered
             order = torch.remainder(torch.arange(self.size, device=g.device) + self.head[k], self.size)
-            s, y = self.s[k], self.y[k]
             sy, yy = self.sy[k][order][:, order], self.yy[k][order][:, order]
-        sg, yg = s @ g, y @ g
-        if order is not None:
             sg, yg = sg[order], yg[order]
         r = torch.triu(sy)
         u = torch.linalg.solve_triangular(r, sg[:, None], upper=True)[:, 0]
@@ -175,12 +202,14 @@ class CompactHistory:
         t = torch.linalg.solve_triangular(r.T, w[:, None], upper=False)[:, 0]
         if order is not None:  # back to slot order
             t, u = torch.empty_like(t).index_copy_(0, order, t), torch.empty_like(u).index_copy_(0, order, u)
-        return (t @ s - gamma * (u @ y) + gamma * g).neg()
+        # H g = S^T t - gamma Y^T u + gamma g: the second (and last) read of S and Y
+        direction = torch.addmv(g * gamma, self.s[k, :count].t(), t)
+        return torch.addmv(direction, self.y[k, :count].t(), u * gamma, alpha=-1).neg()
 
 
 class CompactSlot:
     # the direction is computed right after the push, in the attack's own coroutine, while
-    # its S and Y are still in cache from the push's products (not in one batched call)
+    # its S and Y are still in cache (not in one batched call over all K attacks' stores)
     batched = False
 
     def __init__(self, store: CompactHistory, attack: int):
@@ -191,16 +220,15 @@ class CompactSlot:
 
     def clear(self) -> None:
         store, k = self.store, self.attack
-        store.head[k], store.pushed[k] = 0, 0
-        store.s[k].zero_(), store.y[k].zero_(), store.sy[k].zero_(), store.yy[k].zero_()
+        store.head[k], store.pushed[k], store.pending[k] = 0, 0, None
+        store.pairs[k].zero_(), store.sy[k].zero_(), store.yy[k].zero_()
 
     def push(self, y: torch.Tensor, s: torch.Tensor, ro) -> None:
+        """Stores the pair; its Gram entries are computed with the next direction's products."""
         store, k = self.store, self.attack
+        store._flush(k)  # two pushes without a direction between them (not in L-BFGS, but allowed)
         h = store.head[k]
         store.s[k, h], store.y[k, h] = s, y
-        store.sy[k, h, :] = store.y[k] @ s  # s_new . y_j
-        store.sy[k, :, h] = store.s[k] @ y  # s_i . y_new
-        column = store.y[k] @ y
-        store.yy[k, h, :], store.yy[k, :, h] = column, column
         store.pushed[k] += 1
+        store.pending[k] = h
         store.head[k] = (h + 1) % store.size
