@@ -55,7 +55,7 @@ class LinearGradientDistance(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad, _grad_residual):
         delta, features, residual = ctx.saved_tensors
-        scale = (2 * grad)[..., None, None] if residual.dim() == 3 else 2 * grad
+        scale = (2 * grad).reshape(grad.shape + (1, 1))  # [1, 1], or [K, 1, 1] if called batched
         return features.matmul(residual.transpose(-1, -2)) * scale, delta.matmul(residual) * scale, None
 
     @staticmethod
