@@ -82,3 +82,25 @@ def test_compact_history_with_deferred_products_follows_the_two_loop_step_by_ste
         grad, gamma = torch.randn(numel, generator=g), torch.rand((), generator=g) + 0.5
         assert torch.allclose(slot.direction(grad, gamma), exact.direction(grad, gamma), rtol=1e-10, atol=1e-12)
     assert compact.pushed[0] == 0 and not compact.pairs[0].any()  # the other attack's store untouched
+
+
+def test_compiled_evaluation_equals_eager_for_any_subset_of_attacks():
+    """torch.compile keeps one shape (all K rows, the others at their latest point): the asked rows
+    must not depend on that, nor on a diverged attack's non-finite point."""
+    count, classes, side = 3, 5, 8
+    models = [build_model("lenet", num_classes=classes, seed=i, image_size=side) for i in range(count)]
+    g = torch.Generator().manual_seed(0)
+    truth = torch.rand(count, 1, 3, side, side, generator=g)
+    labels = torch.randint(0, classes, (count, 1), generator=g)
+    shared = [victim_gradients(m, truth[i], labels[i], classes) for i, m in enumerate(models)]
+    eager = GradientMatch(models, shared, (1, 3, side, side), classes, True)
+    compiled = GradientMatch(models, shared, (1, 3, side, side), classes, True, compile=True)
+    points = torch.randn(count, eager.numel, generator=g)
+    for attacks in ([0, 1, 2], [2, 0], [1, 1]):
+        loss_e, grad_e = eager(attacks, points[attacks])
+        loss_c, grad_c = compiled(attacks, points[attacks])
+        assert torch.allclose(loss_c, loss_e, rtol=1e-4) and torch.allclose(grad_c, grad_e, rtol=1e-3, atol=1e-6)
+    compiled([1], torch.full((1, eager.numel), float("nan")))  # attack 1 diverges and stops asking
+    loss_c, _ = compiled([0, 2], points[[0, 2]])
+    assert torch.allclose(loss_c, eager([0, 2], points[[0, 2]])[0], rtol=1e-4)
+    assert compiled.compile_seconds > 0
