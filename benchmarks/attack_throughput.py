@@ -6,10 +6,15 @@ load. DLG as published (L-BFGS lr 1, history 100, max_iter 20, line search
 none, joint labels), LeNet, batch size 1, on the embedded photographs; fewer
 outer steps than the published 300 (``--steps``): the per-step cost is what
 the ratio needs, but take at least 10, since L-BFGS's history (100 pairs) is
-full only from the 6th step on, and a full history costs both engines more. Prints a table, writes benchmarks/out/attack_throughput.csv
-and .png.
+full only from the 6th step on, and a full history costs both engines more;
+success rates need about 100 (the median LeNet step to success is 71-77).
+Prints a table, writes benchmarks/out/attack_throughput[_TAG].csv and .png.
+``--variants`` times the batched engine's options side by side (``unfactored``
+shows what the factored fc distance saves, ``compiled`` what torch.compile
+does, its compilation reported apart). On a GPU: ``benchmarks/gpu_check.sh``.
 
-    python benchmarks/attack_throughput.py --steps 20 --ks 8,32,64,128 --sequential-attacks 8 --variants compact,compiled
+    python benchmarks/attack_throughput.py --steps 100 --ks 32,64 --sequential-attacks 16 --sequential-once
+    python benchmarks/attack_throughput.py --steps 20 --ks 64 --variants compact,unfactored,two_loop,compiled
 """
 
 from __future__ import annotations
