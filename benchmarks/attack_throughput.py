@@ -81,13 +81,10 @@ def child(args) -> dict:
         results = [run_attack("dlg", m, t, config, seed=i) for i, (m, t) in enumerate(zip(models, targets))]
     else:
         variant = VARIANTS.get(args.history, VARIANTS["compact"])
-        if not variant["factor_head"]:
-            import sharegrad.engine.evaluator as evaluator
-
-            evaluator.factored_head = lambda model, trainable: None  # autograd through the materialised fc gradient
         # no warm-up for a compiled engine: its compilation is part of every job's cost
         results = run_dlg_batched(models, targets, config, list(range(count)), exact=args.engine == "batched-exact",
-                                  progress=False, history=variant["history"], compile=variant["compile"], stats=stats)
+                                  progress=False, history=variant["history"], compile=variant["compile"],
+                                  factor_head=variant["factor_head"], stats=stats)
     if device.type == "cuda":
         torch.cuda.synchronize()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

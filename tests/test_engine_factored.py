@@ -81,7 +81,7 @@ def test_compact_history_with_deferred_products_follows_the_two_loop_step_by_ste
             slot.push(y, s, 1.0 / y.dot(s))
         grad, gamma = torch.randn(numel, generator=g), torch.rand((), generator=g) + 0.5
         assert torch.allclose(slot.direction(grad, gamma), exact.direction(grad, gamma), rtol=1e-10, atol=1e-12)
-    assert compact.pushed[0] == 0 and not compact.pairs[0].any()  # the other attack's store untouched
+    assert compact.pushed[0] == 0 and not compact.s[0].any() and not compact.y[0].any()  # the other attack's store untouched
 
 
 def test_compiled_evaluation_equals_eager_for_any_subset_of_attacks():

@@ -46,7 +46,8 @@ HISTORIES = {"compact": CompactHistory, "two_loop": RingHistory}
 
 def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config: dict, seeds: list[int],
                     observers: list | None = None, exact: bool = False, progress: bool = True,
-                    history: str = "compact", compile: bool = False, stats: dict | None = None) -> list[AttackResult]:
+                    history: str = "compact", compile: bool = False, factor_head: bool = True,
+                    stats: dict | None = None) -> list[AttackResult]:
     """K DLG attacks; ``models[k]`` is attack k's victim model, ``seeds[k]`` its seed.
 
     ``exact``: per-attack two-loop directions with torch's own ops (bit for bit
@@ -56,7 +57,9 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
     ``compile``: the K gradient-match evaluations through torch.compile (needs a C++
     compiler on CPU, Triton on GPU; tens of seconds of compilation per job): a
     property of the machine, not of the experiment, so it comes from the profile.
-    ``stats``, if given, receives the compilation time (``compile_s``)."""
+    ``factor_head=False`` differentiates through the materialised fc gradient (what the
+    factored form saves, for the benchmark). ``stats``, if given, receives the compilation
+    time (``compile_s``)."""
     if not (len(models) == len(targets) == len(seeds)) or not models:
         raise UserError("the batched engine needs one model, target and seed per attack")
     if len({(t.input_shape, t.num_classes) for t in targets}) != 1:
@@ -73,7 +76,8 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
         for model, target, grads in zip(models, targets, shared):
             fixed.append(fixed_labels(model, target, grads, settings["labels"]).to(device))
         onehot = torch.stack([F.one_hot(labels, target0.num_classes).float() for labels in fixed])
-    objective = GradientMatch(models, shared, target0.input_shape, target0.num_classes, joint, onehot, compile=compile)
+    objective = GradientMatch(models, shared, target0.input_shape, target0.num_classes, joint, onehot,
+                              factor_head=factor_head, compile=compile)
     lbfgs = lbfgs_settings(settings)
     variables = [initial_variables(t, s, joint, device) for t, s in zip(targets, seeds)]
     if history not in HISTORIES:

@@ -145,9 +145,8 @@ class CompactHistory:
 
     def __init__(self, attacks: int, size: int, numel: int, device, dtype=torch.float32):
         self.size, self.numel = size, numel
-        # [k, 0] = S, [k, 1] = Y
-        self.pairs = torch.zeros(attacks, 2, size, numel, device=device, dtype=dtype)
-        self.s, self.y = self.pairs[:, 0], self.pairs[:, 1]
+        self.s = torch.zeros(attacks, size, numel, device=device, dtype=dtype)
+        self.y = torch.zeros(attacks, size, numel, device=device, dtype=dtype)
         self.sy = torch.zeros(attacks, size, size, device=device, dtype=dtype)  # [k, i, j] = s_i . y_j
         self.yy = torch.zeros(attacks, size, size, device=device, dtype=dtype)
         self.head = [0] * attacks
@@ -221,7 +220,7 @@ class CompactSlot:
     def clear(self) -> None:
         store, k = self.store, self.attack
         store.head[k], store.pushed[k], store.pending[k] = 0, 0, None
-        store.pairs[k].zero_(), store.sy[k].zero_(), store.yy[k].zero_()
+        store.s[k].zero_(), store.y[k].zero_(), store.sy[k].zero_(), store.yy[k].zero_()
 
     def push(self, y: torch.Tensor, s: torch.Tensor, ro) -> None:
         """Stores the pair; its Gram entries are computed with the next direction's products."""
