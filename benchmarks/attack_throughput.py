@@ -13,8 +13,8 @@ Prints a table, writes benchmarks/out/attack_throughput[_TAG].csv and .png.
 shows what the factored fc distance saves, ``compiled`` what torch.compile
 does, its compilation reported apart). On a GPU: ``benchmarks/gpu_check.sh``.
 
-    python benchmarks/attack_throughput.py --steps 100 --ks 32,64 --sequential-attacks 16 --sequential-once
-    python benchmarks/attack_throughput.py --steps 20 --ks 64 --variants compact,unfactored,two_loop,compiled
+    python benchmarks/attack_throughput.py --steps 100 --ks 64 --sequential-attacks 64 --variants lockstep,compact
+    python benchmarks/attack_throughput.py --steps 20 --ks 64 --variants lockstep,compact,unfactored,two_loop,compiled
 """
 
 from __future__ import annotations
@@ -34,11 +34,14 @@ OUT = Path(__file__).resolve().parent / "out"
 
 # the batched engine's variants: L-BFGS direction, torch.compile, and the factored fc gradient
 # (engine/evaluator.py); "unfactored" shows what the factoring saves
+# "lockstep" is the engine's default without a line search (engine/lockstep.py); "compact" is the
+# same compact-form history driven by one coroutine per attack (what a line search needs)
 VARIANTS = {
-    "compact": {"history": "compact", "compile": False, "factor_head": True},
-    "two_loop": {"history": "two_loop", "compile": False, "factor_head": True},
-    "unfactored": {"history": "compact", "compile": False, "factor_head": False},
-    "compiled": {"history": "compact", "compile": True, "factor_head": True},
+    "lockstep": {"history": "compact", "compile": False, "factor_head": True, "lockstep": None},
+    "compact": {"history": "compact", "compile": False, "factor_head": True, "lockstep": False},
+    "two_loop": {"history": "two_loop", "compile": False, "factor_head": True, "lockstep": False},
+    "unfactored": {"history": "compact", "compile": False, "factor_head": False, "lockstep": None},
+    "compiled": {"history": "compact", "compile": True, "factor_head": True, "lockstep": None},
 }
 
 
@@ -80,11 +83,12 @@ def child(args) -> dict:
     if args.engine == "sequential":
         results = [run_attack("dlg", m, t, config, seed=i) for i, (m, t) in enumerate(zip(models, targets))]
     else:
-        variant = VARIANTS.get(args.history, VARIANTS["compact"])
+        variant = VARIANTS.get(args.history, VARIANTS["lockstep"])
         # no warm-up for a compiled engine: its compilation is part of every job's cost
         results = run_dlg_batched(models, targets, config, list(range(count)), exact=args.engine == "batched-exact",
                                   progress=False, history=variant["history"], compile=variant["compile"],
-                                  factor_head=variant["factor_head"], stats=stats)
+                                  factor_head=variant["factor_head"], stats=stats, lockstep=variant["lockstep"],
+                                  history_group=args.history_group or None)
     if device.type == "cuda":
         torch.cuda.synchronize()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -102,7 +106,7 @@ def child(args) -> dict:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else None,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu:{platform.processor() or platform.machine()}",
-        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "history_group": args.history_group,
         "load_1min_before": None,
     }
 
@@ -115,10 +119,13 @@ def main() -> None:
     p.add_argument("--ks", default="1,8,32,128", help="attacks per batch for the batched engine")
     p.add_argument("--sequential-attacks", type=int, default=8, help="attacks the sequential engine runs")
     p.add_argument("--exact", action="store_true", help="also the batched engine with torch's per-attack two-loop")
-    p.add_argument("--variants", default="compact,compiled",
+    p.add_argument("--variants", default="lockstep",
                    help=f"batched-engine variants to time, comma-separated: {', '.join(VARIANTS)}")
     p.add_argument("--sequential-once", action="store_true",
                    help="run the sequential engine once, before the first K (not next to every K)")
+    p.add_argument("--history-group", type=int, default=0,
+                   help="lock-step engine: attacks per call of the history's small operations, 0 = all "
+                        "(engine/lockstep.py)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu")
     p.add_argument("--data", default="data/embedded")
@@ -145,7 +152,8 @@ def main() -> None:
             command = [sys.executable, __file__, "--child", "1", "--engine", engine, "--k", str(size),
                        "--model", args.model, "--steps", str(args.steps), "--line-search", args.line_search,
                        "--sequential-attacks", str(args.sequential_attacks), "--threads", str(args.threads),
-                       "--device", args.device, "--data", args.data, "--history", history]
+                       "--device", args.device, "--data", args.data, "--history", history,
+                       "--history-group", str(args.history_group)]
             load = os.getloadavg()[0]
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode:
@@ -156,7 +164,7 @@ def main() -> None:
             runs.append(row)
             print(f"{row['engine']:>13} K={row['k']:<4} {row['attacks']:>4} attacks  {row['wall_s_per_attack']:7.2f} s/attack "
                   f"{row['attacks_per_hour']:9.0f} attacks/h  {row['ms_per_evaluation']:6.2f} ms/eval "
-                  f"(cpu {row['cpu_ms_per_evaluation']:6.2f})  success {row['success']}/{row['attacks']}  "
+                  f"(cpu {row['cpu_ms_per_evaluation']:6.2f})  {row['evaluations'] / row['attacks']:.0f} evals/attack  success {row['success']}/{row['attacks']}  "
                   f"diverged {row['diverged']}  peak {row['peak_rss_mb']:.0f} MB  load {load:.1f}"
                   + (f"  (compile {row['compile_s']:.0f} s; {row['attacks_per_hour_after_compile']:.0f} attacks/h after)"
                      if row["compile_s"] else ""), flush=True)

@@ -21,6 +21,7 @@ from sharegrad.attacks.dlg import LINE_SEARCHES, fixed_labels, resolve
 from sharegrad.engine.evaluator import GradientMatch
 from sharegrad.engine.history import CompactHistory, ListHistory, RingHistory
 from sharegrad.engine.lbfgs import LBFGSSettings, LBFGSState, lbfgs_step
+from sharegrad.engine.lockstep import lockstep_lbfgs
 from sharegrad.engine.scheduler import drive
 from sharegrad.errors import UserError
 from sharegrad.seeding import generator
@@ -41,13 +42,50 @@ def initial_variables(target: Target, seed: int, joint: bool, device) -> torch.T
     return torch.cat(parts)
 
 
+class _Book:
+    """One attack's record through its outer steps, as the sequential attack keeps it: the loss
+    at the start of each step, the divergence check, observer calls and snapshots."""
+
+    def __init__(self, dummy: torch.Tensor, observer, iterations: int, settings: dict, bar):
+        self.dummy, self.observer, self.iterations, self.settings, self.bar = dummy, observer, iterations, settings, bar
+        self.loss_curve: list[float] = []
+        self.snapshots = {0: dummy.detach().clone()}
+        self.status, self.diverged_at, self.steps = "finished", None, 0
+        self.done = iterations == 0
+        if observer:
+            observer(0, dummy.detach())
+
+    def step_done(self, loss: float) -> bool:
+        """Records an outer step that started from ``loss``; True when the attack stops here."""
+        self.loss_curve.append(loss)
+        self.steps += 1
+        self.bar.update(1)
+        image_max = float(self.dummy.abs().max())
+        if not math.isfinite(loss) or not math.isfinite(image_max) or image_max > self.settings["divergence_limit"]:
+            self.status, self.diverged_at, self.done = "diverged", self.steps, True
+            self.bar.update(self.iterations - self.steps)
+            return True
+        if self.observer:
+            self.observer(self.steps, self.dummy.detach())
+        if self.steps % self.settings["snapshot_every"] == 0 or self.steps == self.iterations:
+            self.snapshots[self.steps] = self.dummy.detach().clone()
+        self.done = self.steps == self.iterations
+        return self.done
+
+    def result(self, evaluations: int) -> AttackResult:
+        return AttackResult(reconstruction=self.dummy.detach(), labels=torch.empty(0), loss_curve=self.loss_curve,
+                            snapshots=self.snapshots, status=self.status, diverged_at=self.diverged_at,
+                            evaluations=evaluations, steps=self.steps)
+
+
 HISTORIES = {"compact": CompactHistory, "two_loop": RingHistory}
 
 
 def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config: dict, seeds: list[int],
                     observers: list | None = None, exact: bool = False, progress: bool = True,
                     history: str = "compact", compile: bool = False, factor_head: bool = True,
-                    stats: dict | None = None) -> list[AttackResult]:
+                    stats: dict | None = None, lockstep: bool | None = None,
+                    history_group: int | None = None) -> list[AttackResult]:
     """K DLG attacks; ``models[k]`` is attack k's victim model, ``seeds[k]`` its seed.
 
     ``exact``: per-attack two-loop directions with torch's own ops (bit for bit
@@ -59,7 +97,10 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
     property of the machine, not of the experiment, so it comes from the profile.
     ``factor_head=False`` differentiates through the materialised fc gradient (what the
     factored form saves, for the benchmark). ``stats``, if given, receives the compilation
-    time (``compile_s``)."""
+    time (``compile_s``). ``lockstep`` (default: whenever it applies, i.e. no line search,
+    compact history, not exact): the K attacks' L-BFGS as one vectorised update per round
+    (``lockstep.py``; ``history_group``: attacks per call of its small history operations,
+    default all) instead of one coroutine per attack."""
     if not (len(models) == len(targets) == len(seeds)) or not models:
         raise UserError("the batched engine needs one model, target and seed per attack")
     if len({(t.input_shape, t.num_classes) for t in targets}) != 1:
@@ -82,46 +123,46 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
     variables = [initial_variables(t, s, joint, device) for t, s in zip(targets, seeds)]
     if history not in HISTORIES:
         raise UserError(f"unknown L-BFGS history {history!r}; choose one of {', '.join(HISTORIES)}")
-    ring = None if exact else HISTORIES[history](len(models), lbfgs.history_size, objective.numel, device,
-                                                 variables[0].dtype)
+    can_lockstep = lbfgs.line_search is None and not exact and history == "compact"
+    if lockstep and not can_lockstep:
+        raise UserError("the lock-step engine runs L-BFGS without line search, with the compact history, "
+                        "and not exact")
+    use_lockstep = can_lockstep if lockstep is None else lockstep
+    ring = None
+    if use_lockstep:
+        x = torch.stack(variables)
+        variables = list(x)  # views of x's rows, which the lock-step run updates in place
+    elif not exact:
+        ring = HISTORIES[history](len(models), lbfgs.history_size, objective.numel, device, variables[0].dtype)
     iterations = int(settings["iterations"])
     bar = tqdm(total=len(models) * iterations, desc=f"dlg batched K={len(models)}", unit="step",
                disable=not progress, leave=False)
+    books = [_Book(variables[k][:objective.sizes[0]].view(target0.input_shape), observers[k], iterations,
+                   settings, bar) for k in range(len(models))]
 
-    def attack(k: int):
-        x = variables[k]
-        dummy = x[:objective.sizes[0]].view(target0.input_shape)
-        state = LBFGSState(history=ListHistory(lbfgs.history_size) if exact else ring.slot(k), sizes=objective.sizes)
-        observer = observers[k]
-        loss_curve: list[float] = []
-        snapshots = {0: dummy.detach().clone()}
-        if observer:
-            observer(0, dummy.detach())
-        status, diverged_at, steps = "finished", None, 0
-        for step in range(1, iterations + 1):
-            loss = float((yield from lbfgs_step(x, state, lbfgs)).detach())
-            loss_curve.append(loss)
-            steps = step
-            bar.update(1)
-            image_max = float(dummy.abs().max())
-            if not math.isfinite(loss) or not math.isfinite(image_max) or image_max > settings["divergence_limit"]:
-                status, diverged_at = "diverged", step
-                bar.update(iterations - step)
-                break
-            if observer:
-                observer(step, dummy.detach())
-            if step % settings["snapshot_every"] == 0 or step == iterations:
-                snapshots[step] = dummy.detach().clone()
-        return AttackResult(reconstruction=dummy.detach(), labels=torch.empty(0), loss_curve=loss_curve,
-                            snapshots=snapshots, status=status, diverged_at=diverged_at,
-                            evaluations=state.func_evals, steps=steps)
+    if use_lockstep:
+        def step_end(attacks: list[int], losses: list[float]) -> list[int]:
+            return [k for k, loss in zip(attacks, losses) if books[k].step_done(loss)]
 
-    results = drive({k: attack(k) for k in range(len(models))}, objective,
-                    None if exact else getattr(ring, "directions", None))
+        counts = [0] * len(models)
+        if iterations:
+            counts = lockstep_lbfgs(objective, x, lbfgs, step_end, history_group=history_group).tolist()
+        results = [book.result(int(counts[k])) for k, book in enumerate(books)]
+    else:
+        def attack(k: int):
+            state = LBFGSState(history=ListHistory(lbfgs.history_size) if exact else ring.slot(k),
+                               sizes=objective.sizes)
+            while not books[k].done:
+                loss = float((yield from lbfgs_step(variables[k], state, lbfgs)).detach())
+                books[k].step_done(loss)
+            return books[k].result(state.func_evals)
+
+        results = drive({k: attack(k) for k in range(len(models))}, objective,
+                        None if exact else getattr(ring, "directions", None))
+        results = [results[k] for k in range(len(models))]
     bar.close()
     if stats is not None:
         stats["compile_s"] = objective.compile_seconds
-    results = [results[k] for k in range(len(models))]
 
     finished = [k for k, r in enumerate(results) if r.status == "finished"]
     if finished:
