@@ -56,7 +56,9 @@ class LinearGradientDistance(torch.autograd.Function):
     def backward(ctx, grad, _grad_residual):
         delta, features, residual = ctx.saved_tensors
         scale = (2 * grad).reshape(grad.shape + (1, 1))  # [1, 1], or [K, 1, 1] if called batched
-        return features.matmul(residual.transpose(-1, -2)) * scale, delta.matmul(residual) * scale, None
+        # R h^T as (R h^T)^T: products with R as stored (a transposed R would be copied first)
+        by_delta = residual.matmul(features.transpose(-1, -2)).transpose(-1, -2)
+        return by_delta * scale, delta.matmul(residual) * scale, None
 
     @staticmethod
     def vmap(info, in_dims, delta, features, shared):
