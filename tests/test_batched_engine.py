@@ -188,10 +188,11 @@ def test_success_rate_over_64_attacks_within_the_sequential_interval(embedded, l
     assert low <= batched / 64 <= high
 
 
-def test_stage_batched_engine_writes_the_same_records(tmp_path, embedded_root):
+@pytest.mark.parametrize("line_search", ["strong_wolfe", "none"])
+def test_stage_batched_engine_writes_the_same_records(tmp_path, embedded_root, line_search):
     from sharegrad.stages.dlg_images import ImageAttackSpec, run_chunk
 
-    spec = ImageAttackSpec(data_root=str(embedded_root), attack_config={"iterations": 2, "line_search": "strong_wolfe"})
+    spec = ImageAttackSpec(data_root=str(embedded_root), attack_config={"iterations": 2, "line_search": line_search})
     sequential = run_chunk(spec, [0, 1], tmp_path / "sequential", "cpu")
     batched = run_chunk(spec, [0, 1], tmp_path / "batched", "cpu", engine="batched")
     for a, b in zip(sequential, batched):
