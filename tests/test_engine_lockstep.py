@@ -31,8 +31,8 @@ def float64():
     torch.set_default_dtype(previous)
 
 
-@pytest.mark.parametrize("group", [1, 3])
-def test_lockstep_history_gives_each_attack_its_two_loop_direction(float64, group):
+@pytest.mark.parametrize("group,batched", [(1, False), (3, False), (None, False), (3, True)])
+def test_lockstep_history_gives_each_attack_its_two_loop_direction(float64, group, batched):
     """Pairs made as L-BFGS makes them (s = t d_prev, y = g - g_prev, on a quadratic so that
     s . y > 0); attacks push on different iterations, skip some (no direction asked) or are
     rejected (direction, no pair), so their rings fill and wrap at different times; one has
@@ -43,7 +43,7 @@ def test_lockstep_history_gives_each_attack_its_two_loop_direction(float64, grou
     basis = torch.randn(numel, numel, generator=g)
     hessian = basis @ basis.T / numel + 0.5 * torch.eye(numel)
     lists = [ListHistory(size) for _ in range(attacks)]
-    store = LockstepHistory(attacks, size, numel, "cpu", torch.float64, group=group)
+    store = LockstepHistory(attacks, size, numel, "cpu", torch.float64, group=group, batched_products=batched)
     offset = torch.zeros(attacks, numel)
     offset[4] = 1e3  # |g| >> |y|
     previous = torch.randn(attacks, numel, generator=g) + offset

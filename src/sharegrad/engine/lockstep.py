@@ -60,17 +60,22 @@ class LockstepHistory:
     The small batched operations (Gram updates, two triangular solves) run for
     ``group`` attacks per call, by default all of them: on the 2-core CPU this
     was written on, a block's second read cost as much just after its first as
-    later, so fewer, larger calls win. The Gram matrices are kept in age
+    later, so fewer, larger calls win. On a GPU (``batched_products``, the
+    default off the CPU) the two products are one batched call each for the
+    group instead of one call per attack. The Gram matrices are kept in age
     order (oldest pair first), so the triangular solves need no reordering;
     slots a young history has not filled yet hold zeros and get a unit diagonal
     in R, which makes them add exact zeros, so every attack's system has the
     same size. An attack's numbers depend on its own data only.
     """
 
-    def __init__(self, attacks: int, size: int, numel: int, device, dtype=torch.float32, group: int | None = None):
+    def __init__(self, attacks: int, size: int, numel: int, device, dtype=torch.float32, group: int | None = None,
+                 batched_products: bool | None = None):
         if group is not None and group < 1:
             raise ValueError("group must be >= 1")
         self.attacks, self.size, self.numel, self.group = attacks, size, numel, group or attacks
+        # on a GPU one batched product for the group beats one launch per attack
+        self.batched_products = torch.device(device).type != "cpu" if batched_products is None else batched_products
         self.pairs = torch.zeros(attacks, 2 * size, numel, device=device, dtype=dtype)  # ring buffers [S; Y]
         self.s, self.y = self.pairs[:, :size], self.pairs[:, size:]
         # Gram matrices in age order (0 = oldest pair kept): [k, i, j] = s_i . y_j and y_i . y_j
@@ -121,9 +126,12 @@ class LockstepHistory:
         count = pushed.clamp(max=m)
 
         # S g and Y g: each asking attack's block read once
-        products = g.new_zeros(g.shape[0], 2 * m)
-        for k in members:
-            torch.mv(self.pairs[k], g[k - rows.start], out=products[k - rows.start])
+        if self.batched_products:
+            products = torch.bmm(self.pairs[rows], g[:, :, None])[:, :, 0]
+        else:
+            products = g.new_zeros(g.shape[0], 2 * m)
+            for k in members:
+                torch.mv(self.pairs[k], g[k - rows.start], out=products[k - rows.start])
         start = torch.where(pushed > m, self.head[rows], torch.zeros_like(count))
         order = (start[:, None] + ages) % m  # slot of each age, oldest first
         sg, yg = products[:, :m].gather(1, order), products[:, m:].gather(1, order)
@@ -169,9 +177,12 @@ class LockstepHistory:
         coefficients = torch.empty(g.shape[0], 2, m, dtype=g.dtype, device=g.device)
         coefficients.scatter_(2, order[:, None, :].expand(-1, 2, -1), torch.stack([t, u * -gamma[:, None]], dim=1))
         scaled = g * gamma[:, None]
-        for k in members:
-            i = k - rows.start
-            torch.addmv(scaled[i], self.pairs[k].t(), coefficients[i].view(-1), out=out[k]).neg_()
+        if self.batched_products:
+            out[rows] = torch.baddbmm(scaled[:, None, :], coefficients.view(-1, 1, 2 * m), self.pairs[rows])[:, 0].neg()
+        else:
+            for k in members:
+                i = k - rows.start
+                torch.addmv(scaled[i], self.pairs[k].t(), coefficients[i].view(-1), out=out[k]).neg_()
 
         keep = ~ask[:, None]
         self.last_sg[rows] = torch.where(keep, self.last_sg[rows], sg)
