@@ -201,5 +201,15 @@ def test_stage_batched_engine_writes_the_same_records(tmp_path, embedded_root, l
         assert len(a["loss_curve"]) == len(b["loss_curve"]) and len(a["mse_curve"]) == len(b["mse_curve"]) == 3
         assert a["loss_curve"][0] == pytest.approx(b["loss_curve"][0], rel=1e-5)
         assert (tmp_path / "batched" / f"attack~{b['attack_index']}.png").exists()
+        assert a["engine"] == "sequential" and b["engine"] == "batched"
     with pytest.raises(Exception, match="engine"):
         run_chunk(spec, [0], tmp_path / "x", "cpu", engine="turbo")
+
+
+def test_a_chunk_of_one_attack_runs_sequentially(tmp_path, embedded_root):
+    from sharegrad.stages.dlg_images import ImageAttackSpec, run_chunk
+
+    spec = ImageAttackSpec(data_root=str(embedded_root), attack_config={"iterations": 1, "line_search": "none"})
+    (record,) = run_chunk(spec, [3], tmp_path, "cpu", engine="batched")
+    assert record["engine"] == "sequential" and record["attack_index"] == 3
+

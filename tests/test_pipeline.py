@@ -37,6 +37,28 @@ def test_chunks_cover_every_attack_once(smoke):
     assert pipeline.dlg_chunks(smoke, {"attacks": 1}) == ["0-1"]
 
 
+def test_profile_sets_the_engine_and_attacks_per_job(smoke):
+    smoke["dlg"]["attacks_per_cell"], smoke["dlg"]["chunk_size"] = 10, 4
+    cells = pipeline.dlg_cells(smoke)
+    dlg_cell = next(c for c in cells if c["attack"] == "dlg")
+    other = next(c for c in cells if c["attack"] != "dlg")
+    assert "--engine" not in pipeline.dlg_cli_args(smoke, pipeline.cell_path(dlg_cell), "0-4")  # default: sequential
+    smoke.update(dlg_engine="batched", attacks_per_job=6)
+    assert pipeline.dlg_chunks(smoke) == ["0-6", "6-10"]  # the profile's K replaces the experiment's chunk_size
+    args = shlex.split(pipeline.dlg_cli_args(smoke, pipeline.cell_path(dlg_cell), "0-6"))
+    assert args[args.index("--engine") + 1] == "batched"
+    assert "--engine" not in pipeline.dlg_cli_args(smoke, pipeline.cell_path(other), "0-2")  # not a batched attack
+
+
+@pytest.mark.parametrize("key,value,message", [("dlg_engine", "turbo", "dlg_engine must be one of"),
+                                               ("attacks_per_job", 0, "attacks_per_job must be a positive"),
+                                               ("attacks_per_job", "64", "attacks_per_job must be a positive")])
+def test_bad_engine_settings_name_the_key(smoke, key, value, message):
+    smoke[key] = value
+    with pytest.raises(UserError, match=message):
+        pipeline.dlg_chunks(smoke) if key == "attacks_per_job" else pipeline.attack_engine(smoke)
+
+
 def test_cli_args_carry_the_cell(smoke):
     cell = pipeline.dlg_cells(smoke)[0]
     args = shlex.split(pipeline.dlg_cli_args(smoke, pipeline.cell_path(cell), "4-8"))

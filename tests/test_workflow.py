@@ -33,6 +33,10 @@ def test_paper_dag_builds_without_data(clean_checkout):
     from sharegrad.pipeline import dlg_cells, dlg_chunks
 
     config = yaml.safe_load((ROOT / "experiments" / "paper.yaml").read_text())
+    # the workstation profile (loaded by itself) sets the engine and attacks per job
+    profile = yaml.safe_load((ROOT / "workflow" / "profiles" / "default" / "config.yaml").read_text())
+    config.update({k: yaml.safe_load(v) for k, v in (entry.split("=", 1) for entry in profile.get("config", []))})
+    assert config.get("attacks_per_job") and config.get("dlg_engine") == "batched"
     expected = len(dlg_cells(config)) * len(dlg_chunks(config))
     count = [line for line in out.splitlines() if line.startswith("dlg_attack ")]
     assert count and int(count[0].split()[-1]) >= expected

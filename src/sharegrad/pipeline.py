@@ -46,10 +46,28 @@ def cell_path(cell: dict) -> str:
     return grid.cell_path({k: cell[k] for k in DLG_CELL_KEYS})
 
 
+ENGINES = ("sequential", "batched")
+BATCHED_ATTACKS = ("dlg",)  # what sharegrad/engine/ runs; other attacks' chunks stay sequential
+
+
+def attack_engine(config: dict) -> tuple[str, int | None]:
+    """The machine's attack engine and attacks per job, from the profile (``config:`` entries
+    ``dlg_engine`` and ``attacks_per_job``), not from the experiment: how many attacks fill a
+    job is a property of the machine. Without them: sequential, ``dlg.chunk_size`` per job."""
+    engine = config.get("dlg_engine", "sequential")
+    if engine not in ENGINES:
+        raise UserError(f"dlg_engine must be one of {', '.join(ENGINES)}, not {engine!r} (set in the profile's config:)")
+    per_job = config.get("attacks_per_job")
+    if per_job is not None and (isinstance(per_job, bool) or not isinstance(per_job, int) or per_job < 1):
+        raise UserError(f"attacks_per_job must be a positive integer, not {per_job!r} (set in the profile's config:)")
+    return engine, per_job
+
+
 def dlg_chunks(config: dict, cell: dict | None = None) -> list[str]:
-    """Attack-index ranges, one job each: ``chunk_size`` attacks of the cell's count."""
+    """Attack-index ranges, one job each: the profile's ``attacks_per_job`` (else the
+    experiment's ``chunk_size``) attacks of the cell's count."""
     total = (cell or {}).get("attacks", config["dlg"]["attacks_per_cell"])
-    size = config["dlg"]["chunk_size"]
+    size = attack_engine(config)[1] or config["dlg"]["chunk_size"]
     return [f"{start}-{min(start + size, total)}" for start in range(0, total, size)]
 
 
@@ -84,6 +102,8 @@ def dlg_cli_args(config: dict, cell_path: str, chunk: str) -> str:
         "--success-mse", config["dlg"]["success_mse"], "--seed", config["seed"],
         "--indices", f"{start}:{stop}", "--device", config["device"], "--threads", config.get("threads", 1),
     ]
+    if attack_engine(config)[0] == "batched" and cell["attack"] in BATCHED_ATTACKS:
+        args += ["--engine", "batched"]
     return " ".join(shlex.quote(str(a)) for a in args)
 
 

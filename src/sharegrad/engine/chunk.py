@@ -17,8 +17,7 @@ from typing import Callable, Iterator
 
 from sharegrad.engine.dlg import run_dlg_batched
 from sharegrad.errors import UserError
-
-BATCHED_ATTACKS = ("dlg",)
+from sharegrad.pipeline import BATCHED_ATTACKS  # one list for the engine and the rules
 
 
 class _PausedAttack:

@@ -198,7 +198,8 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
     """Run the attacks in ``attack_indices``; their files land in ``out_dir`` when all have ended.
 
     ``engine``: sequential (one attack after another) or batched (all of the chunk
-    advanced together, sharegrad/engine/; same records, DLG only).
+    advanced together, sharegrad/engine/; same records, DLG only; a chunk with a
+    single attack left to run goes the sequential way). Each record says which.
     ``stash``: a folder outside the job's output that keeps every finished attack,
     so a job killed half-way (Snakemake deletes its output folder) takes the
     attacks it had finished from there when run again, instead of recomputing them.
@@ -232,6 +233,10 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
         if kept:
             print(f"taking {len(kept)} finished attack(s) from {stash}: {sorted(kept)}", flush=True)
     todo = [i for i in attack_indices if i not in kept]
+    if engine == "batched" and len(todo) == 1:
+        # the batched engine evaluates a lone attack twice (so that no attack's numbers depend on
+        # whether others run beside it); one attack is cheaper the sequential way
+        engine = "sequential"
     if engine == "batched" and todo:
         from sharegrad.engine.chunk import run_batched
 
@@ -242,6 +247,7 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
     fresh: dict[int, tuple[dict, dict]] = {}
     for index, (record, arrays) in zip(todo, outputs):
         record["spec_key"] = spec_key(spec, index)
+        record["engine"] = engine  # which engine computed it (a stashed record keeps its own)
         if stash is not None:  # kept at once: a job killed later loses only its running attack
             _write_attack(stash / f"attack~{index}", record, arrays)
             kept[index] = record
