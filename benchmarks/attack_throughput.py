@@ -9,12 +9,19 @@ the ratio needs, but take at least 10, since L-BFGS's history (100 pairs) is
 full only from the 6th step on, and a full history costs both engines more;
 success rates need about 100 (the median LeNet step to success is 71-77).
 Prints a table, writes benchmarks/out/attack_throughput[_TAG].csv and .png.
-``--variants`` times the batched engine's options side by side (``unfactored``
-shows what the factored fc distance saves, ``compiled`` what torch.compile
-does, its compilation reported apart). On a GPU: ``benchmarks/gpu_check.sh``.
+``--variants`` times the batched engine's options side by side (``lockstep``,
+the default without a line search, against ``compact``, the same history driven
+by one coroutine per attack; ``unfactored`` shows what the factored fc distance
+saves, ``compiled`` what torch.compile does, its compilation reported apart).
+For attacks per hour, give the sequential engine the same attacks as the
+batched one (``--sequential-attacks`` = K): attacks that diverge stop early, so
+a different set of attacks costs a different number of evaluations.
+On a GPU: ``benchmarks/gpu_check.sh``. Results of the runs below:
+``results/cpu/throughput/`` (README in ``results/cpu/``).
 
-    python benchmarks/attack_throughput.py --steps 100 --ks 64 --sequential-attacks 64 --variants lockstep,compact
-    python benchmarks/attack_throughput.py --steps 20 --ks 64 --variants lockstep,compact,unfactored,two_loop,compiled
+    python benchmarks/attack_throughput.py --steps 100 --ks 64,32,128,8,1 --sequential-attacks 64 --sequential-once
+    python benchmarks/attack_throughput.py --steps 20 --ks 64 --sequential-attacks 8 --variants lockstep,compact,unfactored
+    python benchmarks/attack_throughput.py --model resnet18_sigmoid --steps 2 --ks 1,8 --sequential-attacks 2 --sequential-once
 """
 
 from __future__ import annotations
@@ -43,6 +50,11 @@ VARIANTS = {
     "unfactored": {"history": "compact", "compile": False, "factor_head": False, "lockstep": None},
     "compiled": {"history": "compact", "compile": True, "factor_head": True, "lockstep": None},
 }
+
+
+def history_name(args) -> str:
+    """The variant's name, as the engine ran it: with a line search there is no lock-step engine."""
+    return "compact" if args.history == "lockstep" and args.line_search != "none" else args.history
 
 
 def child(args) -> dict:
@@ -96,7 +108,7 @@ def child(args) -> dict:
     success = sum(r.status == "finished" and float(mse(to_unit_range(r.reconstruction), truth[i:i + 1])) < 1e-3
                   for i, r in enumerate(results))
     return {
-        "model": args.model, "engine": args.engine if args.engine != "batched" else f"batched-{args.history}", "k": args.k if args.engine != "sequential" else 1,
+        "model": args.model, "engine": args.engine if args.engine != "batched" else f"batched-{history_name(args)}", "k": args.k if args.engine != "sequential" else 1,
         "attacks": count, "steps": args.steps, "line_search": args.line_search, "evaluations": evaluations,
         "wall_s": wall, "cpu_s": cpu, "wall_s_per_attack": wall / count, "attacks_per_hour": 3600 * count / wall,
         # a compiled engine's compilation is paid once per job; without it, the rate a long job approaches

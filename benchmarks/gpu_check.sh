@@ -23,7 +23,7 @@ SG="python3 -m sharegrad.cli"
 
 # 1. attacks per hour (alone on the card), published DLG settings, few outer steps
 ( cd benchmarks && timeout ${BENCH_S:-260} python3 attack_throughput.py --device ${DEVICE:-cuda} --threads 4 --steps ${STEPS:-5} \
-    --ks ${KS:-1,8,64,256,1024} --sequential-attacks 8 --sequential-once --variants compact,two_loop --tag cuda \
+    --ks ${KS:-1,8,64,256,1024} --sequential-attacks 8 --sequential-once --variants ${VARIANTS:-lockstep,two_loop} --tag cuda \
     --data ../data/embedded ) 2>&1 | grep -v Warning | tee "$R/throughput.log"
 cp benchmarks/out/attack_throughput_cuda.* "$R/" 2>/dev/null
 
