@@ -4,8 +4,10 @@ Per attack exactly what the sequential attack does: the same seeded dummy
 input and label, the same label strategy, the same L-BFGS settings, the loss
 at the start of each outer step, snapshots, observer calls, divergence check
 and final loss. Only the arithmetic is shared: the K gradient-match
-evaluations of a round are one vectorised call, and (``exact=False``) the K
-two-loop directions are one batched call.
+evaluations of a round are one vectorised call; without a line search the K
+L-BFGS updates are one too (``lockstep.py``), with one each attack runs its own
+L-BFGS coroutine (``lbfgs.py``), its direction from a shared batched history
+unless ``exact``.
 """
 
 from __future__ import annotations
