@@ -18,14 +18,6 @@ from sharegrad.models import build_model
 from sharegrad.models.resnet import ResNet
 
 
-@pytest.fixture
-def float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
-
-
 def tiny_resnet(seed: int) -> ResNet:
     torch.manual_seed(seed)
     return ResNet([1], [4], [1], num_classes=5, activation="sigmoid", norm=False, post_activation=False,

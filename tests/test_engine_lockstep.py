@@ -23,14 +23,6 @@ from sharegrad.errors import UserError
 from test_batched_engine import CLASSES, small_attacks
 
 
-@pytest.fixture
-def float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
-
-
 @pytest.mark.parametrize("group,batched", [(1, False), (3, False), (None, False), (3, True)])
 def test_lockstep_history_gives_each_attack_its_two_loop_direction(float64, group, batched):
     """Pairs made as L-BFGS makes them (s = t d_prev, y = g - g_prev, on a quadratic so that

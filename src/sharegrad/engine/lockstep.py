@@ -239,7 +239,8 @@ def lockstep_lbfgs(evaluate: Callable, x: torch.Tensor, settings: LBFGSSettings,
         step_loss = torch.where(beginning, losses, step_loss)
         step_evals = torch.where(beginning, 1, step_evals + moved)
         iterations_step = torch.where(beginning, 0, iterations_step)
-        tiny_move = (d * t[:, None]).abs().amax(dim=1) <= s.tolerance_change
+        taken = d * t[:, None]  # each attack's last move (its next pair's s)
+        tiny_move = taken.abs().amax(dim=1) <= s.tolerance_change
         flat = (losses - previous_loss).abs() < s.tolerance_change
         ended = (beginning & optimal) | (moved & ((step_evals >= s.max_eval) | optimal | tiny_move | flat))
 
@@ -250,7 +251,6 @@ def lockstep_lbfgs(evaluate: Callable, x: torch.Tensor, settings: LBFGSSettings,
         first = iterating & (iterations_total == 1)
         later = iterating & ~first
         change = grads - previous_grad
-        taken = d * t[:, None]
         ys = torch.linalg.vecdot(change, taken)
         yy = torch.linalg.vecdot(change, change)
         push = later & (ys > 1e-10)
