@@ -81,7 +81,9 @@ def test_pipeline_through_slurm_profile_matches_local_run(tmp_path):
                        "  attack_settings:\n    dlg: {iterations: 3, snapshot_every: 1}\n")
     run = subprocess.run(
         [str(SLURM / "smoke_through_slurm.sh"), "--configfile", str(ROOT / "experiments" / "smoke.yaml"),
-         "--configfile", str(overlay), "--", "results/smoke/dlg.csv"],
+         "--configfile", str(overlay), "--", "results/smoke/dlg.csv",
+         # one attack per job on both sides (the profiles' own attacks_per_job would make one job)
+         "--config", "attacks_per_job=1"],
         capture_output=True, text=True, timeout=900, env=_env())
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
