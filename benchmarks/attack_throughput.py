@@ -3,11 +3,13 @@
 Each configuration runs in its own child process (so peak memory is its own),
 sequential and batched alternating back to back so both see the same machine
 load. DLG as published (L-BFGS lr 1, history 100, max_iter 20, line search
-none, joint labels), LeNet, batch size 1, on the embedded photographs; fewer
-outer steps than the published 300 (``--steps``): the per-step cost is what
-the ratio needs, but take at least 10, since L-BFGS's history (100 pairs) is
-full only from the 6th step on, and a full history costs both engines more;
-success rates need about 100 (the median LeNet step to success is 71-77).
+none, joint labels), LeNet, batch size 1, on the embedded photographs. The
+acceptance run uses the published 300 outer steps (70 minutes on one core
+for K=64 and 128, 41 of them the sequential engine); for quicker looks, ``--steps`` takes
+fewer: the per-step cost is what the ratio needs, but take at least 10, since
+L-BFGS's history (100 pairs) is full only from the 6th step on, and a full
+history costs both engines more; success rates need about 100 (the median
+LeNet step to success is 71-77).
 Prints a table, writes benchmarks/out/attack_throughput[_TAG].csv and .png.
 ``--variants`` times the batched engine's options side by side (``lockstep``,
 the default without a line search, against ``compact``, the same history driven
@@ -19,6 +21,7 @@ a different set of attacks costs a different number of evaluations.
 On a GPU: ``benchmarks/gpu_check.sh``. Results of the runs below:
 ``results/cpu/throughput/`` (README in ``results/cpu/``).
 
+    python benchmarks/attack_throughput.py --steps 300 --ks 64,128 --sequential-attacks 64 --sequential-once
     python benchmarks/attack_throughput.py --steps 100 --ks 64,32,128,8,1 --sequential-attacks 64 --sequential-once
     python benchmarks/attack_throughput.py --steps 20 --ks 64 --sequential-attacks 8 --variants lockstep,compact,unfactored
     python benchmarks/attack_throughput.py --model resnet18_sigmoid --steps 2 --ks 1,8 --sequential-attacks 2 --sequential-once
