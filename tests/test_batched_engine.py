@@ -190,6 +190,7 @@ def test_success_rate_over_64_attacks_within_the_sequential_interval(embedded, l
 
 @pytest.mark.parametrize("line_search", ["strong_wolfe", "none"])
 def test_stage_batched_engine_writes_the_same_records(tmp_path, embedded_root, line_search):
+    from sharegrad.stages.aggregate_dlg import flatten, read_records
     from sharegrad.stages.dlg_images import ImageAttackSpec, run_chunk
 
     spec = ImageAttackSpec(data_root=str(embedded_root), attack_config={"iterations": 2, "line_search": line_search})
@@ -202,6 +203,8 @@ def test_stage_batched_engine_writes_the_same_records(tmp_path, embedded_root, l
         assert a["loss_curve"][0] == pytest.approx(b["loss_curve"][0], rel=1e-5)
         assert (tmp_path / "batched" / f"attack~{b['attack_index']}.png").exists()
         assert a["engine"] == "sequential" and b["engine"] == "batched"
+    table, _ = flatten(read_records([tmp_path / "sequential", tmp_path / "batched"]))
+    assert sorted(table.engine) == ["batched", "batched", "sequential", "sequential"]
     with pytest.raises(Exception, match="engine"):
         run_chunk(spec, [0], tmp_path / "x", "cpu", engine="turbo")
 

@@ -29,6 +29,7 @@ def runs(tmp_path):
 
 def test_machine_columns_are_left_out():
     assert machine_column("wall_time_s") and machine_column("seconds_per_evaluation") and machine_column("host")
+    assert machine_column("engine")  # the profile picks it (attacks per job), not the experiment
     assert not machine_column("mse") and not machine_column("first_success_step") and not machine_column("labels")
 
 

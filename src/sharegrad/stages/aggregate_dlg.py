@@ -42,6 +42,9 @@ def flatten(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
             "attack_index": r["attack_index"], "seed": r["seed"], "status": r["status"],
             "diverged_at": r["diverged_at"], "steps": r["steps"], "evaluations": r["evaluations"],
             "wall_time_s": r["wall_time_s"], "seconds_per_evaluation": r["seconds_per_evaluation"],
+            # which engine ran the attack (the batched one's seconds per evaluation are a share of
+            # its chunk's); absent from records written before the field existed
+            "engine": r.get("engine"),
             "final_loss": r["final_loss"], "label_multiset_overlap": r.get("label_multiset_overlap"), "device": r["provenance"]["device"],
             "git_commit": r["provenance"]["git_commit"], "config_hash": r["provenance"]["config_hash"],
             "arrays": r["files"]["arrays"],

@@ -4,7 +4,7 @@ Used to prove a SLURM run equals the local run: every CSV under one results
 folder is compared with the CSV of the same relative path under the other,
 column by column, numbers to a float tolerance. Columns that measure the
 machine rather than the experiment (wall times, throughput, host, device,
-commit) are left out.
+commit, the attack engine the profile chose) are left out.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from sharegrad.errors import UserError
 MACHINE_COLUMNS = ["*wall*", "*time*", "*seconds*", "*_s", "*_ms", "*per_s*", "*per_second*", "*throughput*",
                    "*wait*", "*elapsed*", "host*", "*hostname*", "device*", "git_commit", "*torch_threads*",
                    # measured speed and what is derived from it (wan.csv): the machine's, not the seed's
-                   "load_*", "*scalability*", "*measured*", "cores_available"]
+                   "load_*", "*scalability*", "*measured*", "cores_available",
+                   # which attack engine ran a job: the profile's attacks per job decide it
+                   "engine"]
 
 
 @dataclass
