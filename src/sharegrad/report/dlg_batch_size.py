@@ -16,12 +16,14 @@ from sharegrad.report.stats import wilson_interval
 from sharegrad.report.style import plt, save
 
 PAPER_ITERATIONS_RECALLED = {1: 270, 2: 602, 4: 1173, 8: 2711}
-SERIES = ["model", "attack", "line_search", "labels"]
+# One line per setting that defines a cell other than the batch size; the budget (iterations) is one,
+# so two budgets draw two lines and the legend says which.
+SERIES = ["dataset", "model", "attack", "line_search", "labels", "iterations"]
 
 
 def by_batch_size(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for key, group in table.groupby(SERIES + ["batch_size"]):
+    for key, group in table.groupby(SERIES + ["batch_size"], dropna=False):
         wins = int(group.success.astype(bool).sum())
         low, high = wilson_interval(wins, len(group))
         reached = group[group.success.astype(bool)].first_success_step
@@ -37,9 +39,9 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = table[table.defense.astype(str) == "none"] if "defense" in table else table
     stats = by_batch_size(table)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for key, series in stats.groupby(SERIES):
+    for key, series in stats.groupby(SERIES, dropna=False):
         series = series.sort_values("batch_size")
-        label = " / ".join(str(k) for k in key)
+        label = " / ".join(str(k) for k in key[:-1]) + f" / {key[-1]:g} steps"
         left.errorbar(series.batch_size, series.rate, yerr=[series.rate - series.low, series.high - series.rate],
                       marker="o", capsize=3, label=label)
         right.plot(series.batch_size, series.median_iterations, marker="o", label=label)

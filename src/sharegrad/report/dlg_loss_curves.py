@@ -9,7 +9,8 @@ import pandas as pd
 from sharegrad.report import register_figure
 from sharegrad.report.style import plt, save
 
-CELL = ["model", "batch_size", "attack", "line_search", "labels"]
+# iterations (the budget) is in curves CSVs written since aggregate-dlg keeps it; older ones hold one budget.
+CELL = ["dataset", "model", "batch_size", "attack", "line_search", "labels", "iterations"]
 
 
 @register_figure("dlg_loss_curves")
@@ -21,10 +22,14 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     fig, axes = plt.subplots(1, len(attacks), figsize=(4.6 * len(attacks), 3.4), squeeze=False)
     for ax, attack in zip(axes[0], attacks):
         subset = curves[curves.attack == attack]
-        for key, group in subset.groupby(CELL):
+        cell = [c for c in CELL if c in subset]
+        for key, group in subset.groupby(cell, dropna=False):
+            info = dict(zip(cell, key))
             # A diverged attack's curve stops early; the band is over the attacks still running.
             stats = group.groupby("step").gradient_match_loss.quantile([0.25, 0.5, 0.75]).unstack()
-            line, = ax.plot(stats.index, stats[0.5], label=f"{key[0]} bs{key[1]} {key[3]} {key[4]}")
+            budget = f" {info['iterations']:g} steps" if "iterations" in info else ""
+            line, = ax.plot(stats.index, stats[0.5], label=f"{info['model']} bs{info['batch_size']} "
+                            f"{info['line_search']} {info['labels']}{budget}")
             ax.fill_between(stats.index, stats[0.25], stats[0.75], alpha=0.2, color=line.get_color())
         ax.set(yscale="log", xlabel="outer step", ylabel="gradient-match loss" if attack == "dlg" else "attack loss",
                title=f"{attack}: median and IQR over attacks")

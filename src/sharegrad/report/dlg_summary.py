@@ -1,7 +1,9 @@
-"""Markdown table: one row per model x batch size x attack x line search x labels.
+"""Markdown table: one row per cell (model x batch size x attack x line search x labels x budget x defense).
 
 Success = image MSE below the run's threshold after matching, and the attack
-not diverged; diverged attacks count as failures, never dropped.
+not diverged; diverged attacks count as failures, never dropped. The budget
+(``iterations``, outer L-BFGS steps) and the defense are part of the cell and
+shown, so two budgets or two defenses in one CSV never merge into one row.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from sharegrad.report import register_figure
 from sharegrad.report.stats import rate_with_interval
 from sharegrad.report.style import write_text
 
-CELL = ["dataset", "model", "batch_size", "attack", "line_search", "labels"]
+CELL = ["dataset", "model", "batch_size", "attack", "line_search", "labels", "iterations", "defense", "level"]
 
 
 def summarise(table: pd.DataFrame, cell: list[str] = CELL) -> pd.DataFrame:
     rows = []
-    for key, group in table.groupby(cell, sort=True):
+    cell = [c for c in cell if c in table]  # a CSV from before a column existed has one value of it
+    for key, group in table.groupby(cell, sort=True, dropna=False):
         attacks = group.drop_duplicates("attack_index")
         successes = group[group.success.astype(bool)]
         rows.append({
@@ -45,6 +48,6 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     devices = ", ".join(sorted(table.device.unique()))
     text = (f"# DLG on images: summary\n\n"
             f"Success: image MSE < {threshold:g} on [0, 1] images after optimal matching, attack not diverged. "
-            f"Interval: 95% Wilson. Device(s): {devices}. Config: {options.get('config', 'unknown')}.\n\n"
+            f"Interval: 95% Wilson. iterations: the attack's budget (outer L-BFGS steps). Device(s): {devices}. Config: {options.get('config', 'unknown')}.\n\n"
             + summary.to_markdown(index=False) + "\n")
     write_text(output, text)

@@ -51,8 +51,9 @@ def flatten(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
         for image in r["images"]:
             rows.append({**base, **image})
+        # the budget is part of a curve's cell, as in dlg.csv: two budgets must not share a curve
         key = {k: base[k] for k in ("dataset", "model", "batch_size", "attack", "line_search", "labels",
-                                    "defense", "level", "attack_index")}
+                                    "iterations", "defense", "level", "attack_index")}
         for step, loss in enumerate(r["loss_curve"]):
             mse = r["mse_curve"][step] if step < len(r["mse_curve"]) else None
             curves.append({**key, "step": step, "gradient_match_loss": loss, "mean_mse": mse})

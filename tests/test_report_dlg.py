@@ -1,0 +1,191 @@
+"""The DLG image tables and figures read hand-written CSVs whose right answers are worked out here by hand.
+
+Wilson intervals (95%, z = 1.959964) written out: 3/4 -> [0.3006, 0.9544], 2/2 -> [0.3424, 1],
+2/4 -> [0.1500, 0.8500], 1/4 -> [0.0456, 0.6994], 1/3 -> [0.0615, 0.7923], 0/3 -> [0, 0.5615],
+5/6 -> [0.4365, 0.9700] (the two budgets of the summary's CSV merged: the answer that must not appear).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from report_helpers import capture, lines_by_label, markdown_tables, write_csv
+
+from sharegrad.report import dlg_batch_size, dlg_loss_curves, dlg_reconstructions, dlg_summary, stats
+
+CELL = {"dataset": "embedded", "model": "lenet", "batch_size": 1, "attack": "dlg", "line_search": "none",
+        "labels": "joint", "iterations": 100, "defense": "none", "level": 0.0, "success_mse": 1e-3,
+        "device": "cpu:x86_64", "seed": 0}
+
+
+def image(attack_index, success, first_success_step=None, *, position=0, status="finished", mse=1e-4, psnr=40.0,
+          label_correct=True, wall_time_s=10.0, seconds_per_evaluation=0.01, **cell):
+    return {**CELL, "attack_index": attack_index, "position": position, "image_index": attack_index,
+            "status": status, "steps": cell.get("iterations", CELL["iterations"]), "success": success,
+            "first_success_step": first_success_step, "mse": mse, "psnr": psnr, "label_correct": label_correct,
+            "wall_time_s": wall_time_s, "seconds_per_evaluation": seconds_per_evaluation, **cell}
+
+
+# --- stats -------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("successes,total,low,high", [
+    (1, 3, 0.06149, 0.79234), (2, 4, 0.15004, 0.84996), (0, 3, 0.0, 0.56150), (3, 3, 0.43850, 1.0),
+    (5, 6, 0.43650, 0.96995), (1, 1, 0.20655, 1.0)])
+def test_wilson_interval_matches_the_values_written_out(successes, total, low, high):
+    assert stats.wilson_interval(successes, total) == pytest.approx((low, high), abs=1e-5)
+
+
+def test_rate_with_interval_text_and_the_empty_sample():
+    assert stats.rate_with_interval(3, 4) == "3/4 = 75% [30%, 95%]"
+    assert stats.rate_with_interval(0, 2) == "0/2 = 0% [0%, 66%]"
+    assert stats.rate_with_interval(0, 0) == "n/a"
+    assert all(math.isnan(v) for v in stats.wilson_interval(0, 0))
+
+
+# --- dlg_summary -------------------------------------------------------------------------------------------------
+
+def summary_rows():
+    # Budget 100: four attacks of one image; attack 3 diverged (a failure, never dropped).
+    rows = [image(0, True, 10, mse=0.0, psnr=math.inf, wall_time_s=10.0, seconds_per_evaluation=0.01),
+            image(1, True, 30, mse=2e-4, psnr=37.0, wall_time_s=20.0, seconds_per_evaluation=0.02),
+            image(2, True, 50, mse=5e-4, psnr=33.0, wall_time_s=30.0, seconds_per_evaluation=0.03),
+            image(3, False, None, status="diverged", mse=0.3, psnr=5.2, label_correct=False, wall_time_s=100.0,
+                  seconds_per_evaluation=0.04)]
+    # Budget 300, same cell otherwise: two attacks, both recovered.
+    rows += [image(0, True, 100, iterations=300, mse=1e-5, psnr=50.0, wall_time_s=40.0, seconds_per_evaluation=0.05),
+             image(1, True, 200, iterations=300, mse=3e-5, psnr=45.0, wall_time_s=60.0, seconds_per_evaluation=0.07)]
+    return rows
+
+
+def render_summary(tmp_path, rows):
+    csv = write_csv(tmp_path / "dlg.csv", rows)
+    out = tmp_path / "summary.md"
+    dlg_summary.render([csv], out, {"config": "handwritten"})
+    text = out.read_text()
+    (table,) = markdown_tables(text)
+    return text, table
+
+
+def test_dlg_summary_numbers_per_budget(tmp_path):
+    text, table = render_summary(tmp_path, summary_rows())
+    assert len(table) == 2, table  # two budgets, two rows: they never merge
+    by_budget = {int(float(r["iterations"])): r for r in table}
+    small, large = by_budget[100], by_budget[300]
+    assert small["success rate [95% CI]"] == "3/4 = 75% [30%, 95%]"
+    assert small["images"] == "4"
+    assert small["diverged attacks"] == "1/4"
+    assert float(small["median MSE"]) == pytest.approx(3.5e-4)  # (2e-4 + 5e-4) / 2
+    assert float(small["median PSNR (dB)"]) == pytest.approx(35.0)  # inf counted as 99: 5.2 33 | 37 99
+    assert small["label accuracy"] == "75%"
+    assert float(small["median iters to success"]) == 30  # of 10, 30, 50; the diverged attack has none
+    assert float(small["wall s / attack"]) == pytest.approx(25.0)
+    assert float(small["ms / evaluation"]) == pytest.approx(25.0)
+    assert large["success rate [95% CI]"] == "2/2 = 100% [34%, 100%]"
+    assert large["diverged attacks"] == "0/2"
+    assert float(large["median iters to success"]) == 150
+    assert float(large["median MSE"]) == pytest.approx(2e-5)
+    assert "5/6" not in text
+    assert small["defense"] == "none" and small["model"] == "lenet" and small["batch_size"] == "1"
+
+
+def test_dlg_summary_separates_defenses_and_datasets(tmp_path):
+    rows = [image(0, True, 10), image(1, False),
+            image(0, False, defense="gaussian", level=0.01), image(1, False, defense="gaussian", level=0.01),
+            image(0, True, 20, dataset="cifar100")]
+    _, table = render_summary(tmp_path, rows)
+    got = {(r["dataset"], r["defense"]): r["success rate [95% CI]"] for r in table}
+    assert got == {("embedded", "none"): "1/2 = 50% [9%, 91%]", ("embedded", "gaussian"): "0/2 = 0% [0%, 66%]",
+                   ("cifar100", "none"): "1/1 = 100% [21%, 100%]"}
+
+
+def test_dlg_summary_batch_counts_images_and_attacks(tmp_path):
+    # one attack of a batch of 3: 3 images, 1 attack; two of the images recovered
+    rows = [image(0, s, step, position=p, batch_size=3, wall_time_s=12.0)
+            for p, (s, step) in enumerate([(True, 40), (False, None), (True, 60)])]
+    _, (row,) = render_summary(tmp_path, rows)
+    assert row["images"] == "3"
+    assert row["success rate [95% CI]"] == "2/3 = 67% [21%, 94%]"
+    assert row["diverged attacks"] == "0/1"
+    assert float(row["median iters to success"]) == 50
+    assert float(row["wall s / attack"]) == pytest.approx(12.0)
+
+
+# --- dlg_batch_size ----------------------------------------------------------------------------------------------
+
+def batch_size_rows():
+    rows = [image(i, s, step) for i, (s, step) in enumerate([(True, 10), (True, 30), (False, None), (False, None)])]
+    # batch size 2: two attacks of two images; one image recovered, at step 70
+    rows += [image(a, s, step, position=p, batch_size=2)
+             for a, p, s, step in [(0, 0, True, 70), (0, 1, False, None), (1, 0, False, None), (1, 1, False, None)]]
+    # budget 300 at batch size 1: a line of its own
+    rows += [image(0, True, 150, iterations=300), image(1, True, 250, iterations=300)]
+    # defended runs are not this figure's: a success here must not count
+    rows += [image(9, True, 5, defense="gaussian", level=0.01)]
+    return rows
+
+
+def test_dlg_batch_size_rates_intervals_and_iterations(tmp_path, monkeypatch):
+    captured = capture(monkeypatch, dlg_batch_size)
+    dlg_batch_size.render([write_csv(tmp_path / "dlg.csv", batch_size_rows())], tmp_path / "bs.png", {})
+    left, right = captured.fig.axes
+    bars = {c.get_label(): c for c in left.containers}
+    label100 = "embedded / lenet / dlg / none / joint / 100 steps"
+    label300 = "embedded / lenet / dlg / none / joint / 300 steps"
+    assert set(bars) == {label100, label300}
+    data, _, (segments,) = bars[label100]
+    assert data.get_xydata().tolist() == [[1, 0.5], [2, 0.25]]  # 2/4 and 1/4
+    ends = np.array(segments.get_segments())
+    assert np.allclose(ends, [[[1, 0.15004], [1, 0.84996]], [[2, 0.04559], [2, 0.69936]]], atol=1e-5)
+    assert bars[label300][0].get_xydata().tolist() == [[1, 1.0]]
+    iterations = lines_by_label(right)
+    assert iterations[label100] == [[1, 20.0], [2, 70.0]]  # medians of (10, 30) and (70)
+    assert iterations[label300] == [[1, 200.0]]
+
+
+# --- dlg_loss_curves ---------------------------------------------------------------------------------------------
+
+def curve_rows(losses, attack_index, **cell):
+    base = {k: CELL[k] for k in ("dataset", "model", "batch_size", "attack", "line_search", "labels",
+                                 "iterations", "defense", "level")}
+    return [{**base, **cell, "attack_index": attack_index, "step": s, "gradient_match_loss": v, "mean_mse": 0.1}
+            for s, v in enumerate(losses)]
+
+
+def test_dlg_loss_curves_median_and_quartiles_per_cell(tmp_path, monkeypatch):
+    rows = (curve_rows([8, 4, 2], 0) + curve_rows([6, 3, 1], 1) + curve_rows([10, 5], 2)  # attack 2 diverged
+            + curve_rows([1000, 1000, 1000], 0, defense="gaussian", level=0.01)  # not this figure's
+            + curve_rows([100, 50, 25], 0, iterations=300))
+    captured = capture(monkeypatch, dlg_loss_curves)
+    dlg_loss_curves.render([write_csv(tmp_path / "curves.csv", rows)], tmp_path / "c.png", {})
+    (ax,) = captured.fig.axes
+    lines = lines_by_label(ax)
+    assert lines == {"lenet bs1 none joint 100 steps": [[0, 8.0], [1, 4.0], [2, 1.5]],
+                     "lenet bs1 none joint 300 steps": [[0, 100.0], [1, 50.0], [2, 25.0]]}
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    for quartile in (7.0, 9.0, 3.5, 4.5, 1.25, 1.75):  # 25% and 75% of (6 8 10), (3 4 5), (1 2)
+        assert np.isclose(band, quartile).any(), quartile
+
+
+# --- dlg_reconstructions -----------------------------------------------------------------------------------------
+
+def test_dlg_reconstructions_picks_the_cell_and_the_snapshots(tmp_path, monkeypatch):
+    steps = np.array([0, 10, 20, 30, 40])
+    rows = []
+    for attack_index, model in [(0, "lenet"), (1, "lenet"), (0, "resnet20")]:
+        value = 0.1 * (attack_index + 1) + (0.5 if model == "resnet20" else 0.0)
+        truth = np.full((1, 3, 2, 2), value, dtype=np.float32)
+        snapshots = np.stack([np.full((1, 3, 2, 2), value + s / 1000, dtype=np.float32) for s in steps])
+        arrays = tmp_path / f"{model}-{attack_index}.npz"
+        np.savez(arrays, truth=truth, snapshots=snapshots, snapshot_steps=steps)
+        rows.append(image(attack_index, True, 20, model=model, mse=1e-4 * (attack_index + 1), arrays=str(arrays)))
+    captured = capture(monkeypatch, dlg_reconstructions)
+    dlg_reconstructions.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "r.png",
+                               {"model": "lenet", "columns": 3})
+    axes = np.array(captured.fig.axes).reshape(2, 4)  # two lenet attacks; truth + steps 0, 20, 40
+    assert [ax.get_title() for ax in axes[0]] == ["ground truth", "iter 0", "iter 20", "iter 40"]
+    for r, value in enumerate([0.1, 0.2]):
+        assert axes[r][0].images[0].get_array()[0, 0, 0] == pytest.approx(value)
+        assert axes[r][2].images[0].get_array()[0, 0, 0] == pytest.approx(value + 0.020)
+    assert axes[1][-1].texts[0].get_text() == "MSE 2.0e-04\nfinished"
