@@ -19,15 +19,20 @@ from sharegrad.report.defense_table import FAMILY_ORDER, family, level_label, so
 from sharegrad.report.style import plt, save
 
 
+# Every setting that defines a cell but the defense; iterations (the budget) where the CSV has it.
+CELL_KEYS = ("dataset", "model", "batch_size", "attack", "line_search", "labels", "iterations")
+
+
 def select_cell(table: pd.DataFrame, options: dict) -> pd.DataFrame:
-    for key in ("model", "batch_size", "attack", "line_search", "labels"):
+    keys = [k for k in CELL_KEYS if k in table]
+    for key in keys:
         if key in options:
             table = table[table[key].astype(str) == str(options[key])]
     if table.empty:
         raise UserError(f"no rows match {options}")
     first = table.iloc[0]
-    for key in ("model", "batch_size", "attack", "line_search", "labels"):
-        table = table[table[key] == first[key]]
+    for key in keys:
+        table = table[table[key].isna()] if pd.isna(first[key]) else table[table[key] == first[key]]
     return table
 
 
@@ -65,7 +70,8 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
         ax.legend(fontsize=6, frameon=False)
     axes[0][0].set_ylabel("gradient-match loss (median, IQR)")
     first = table.iloc[0]
+    budget = f", {first.iterations:g} L-BFGS steps" if "iterations" in table else ""
     fig.suptitle(f"DLG against defenses on {first.dataset}: {first.model}, batch size {first.batch_size}, "
-                 f"line search {first.line_search}", fontsize=9)
+                 f"line search {first.line_search}{budget}", fontsize=9)
     fig.tight_layout()
     save(fig, output)

@@ -99,7 +99,11 @@ def _fmt(value: float, spec: str) -> str:
 
 def markdown(summary: pd.DataFrame) -> str:
     shown = pd.DataFrame({
-        "model": summary.model, "bs": summary.batch_size, "defense": summary.defense,
+        # every setting of the cell is a column (the budget included): rows that differ only in one of
+        # them would otherwise read as duplicates
+        "dataset": summary.dataset, "model": summary.model, "bs": summary.batch_size, "attack": summary.attack,
+        "line search": summary.line_search, "labels": summary.labels, "iterations": summary.iterations,
+        "defense": summary.defense,
         "level": [f"{v:g}" for v in summary.level], "images": summary.images,
         "success rate [95% CI]": [rate_with_interval(int(s), int(n)) for s, n in zip(summary.successes, summary.images)],
         "median MSE": [_fmt(v, ".2e") for v in summary.median_mse],
