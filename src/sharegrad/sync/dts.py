@@ -17,8 +17,19 @@ the averaged gradients. Invariant (vanilla SGD, p = 1), after n steps:
 w_n = w_0 - lr * sum_{i <= n-1-t} mean_v_i - lr * sum_{n-t <= i <= n-1} v_i.
 
 Without compensation (the ablation) a rank never applies its own gradient:
-its weights only move by averages as they arrive (stale-gradient SGD, every
-rank identical), so the gradients it computes are t to t+p-1 steps stale.
+its weights only move by averages as they arrive (every rank identical), so
+the gradients it computes are t to t+p-1 steps stale. What it computes is
+exactly: after n steps, the state of SGD (or momentum SGD) replayed from w_0
+in which step i is fed the average of step i if that average has arrived by
+step n, and a zero input otherwise (``train/reference.py`` simulates this
+definition). With vanilla SGD that is stale-gradient SGD,
+w_{n+1} = w_n - lr * (sum of the averages arriving at step n). With momentum
+it is not textbook stale-gradient momentum SGD (u <- m u + mean_v_{n-t};
+w <- w - lr u): an average arriving t steps late is added together with its
+back-dated momentum tail, i.e. w jumps by the t-step effect the average would
+have had if applied on time (-lr * sum_{k=0..t} m^k * mean_v at lr constant)
+and u by m^t * mean_v. It is the compensated method with the rank's own
+inputs set to zero, which isolates what compensation adds.
 """
 
 from __future__ import annotations
@@ -70,12 +81,16 @@ class DelayedSparse(FlatSGDMethod):
         self.last_v, self.last_lr = v, lr
         # Without compensation the rank's own input is zero; momentum still moves it.
         self.apply(v if self.compensate else None, lr)
-        for window in self.pending:
-            window.transfer.advance(lr, self.optim.momentum)
+        self._advance(lr)
         if self.window_steps == self.period:
             self._close_window(step)
         self._apply_arrived(step)
         return loss
+
+    def _advance(self, lr: float) -> None:
+        """Carry the changes still to be made (in-flight windows) through this step's zero-input step."""
+        for window in self.pending:
+            window.transfer.advance(lr, self.optim.momentum)
 
     def _close_window(self, step: int) -> None:
         momentum = self.optim.momentum > 0

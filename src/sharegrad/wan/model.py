@@ -57,7 +57,8 @@ def comm_pattern(method: str, shapes: list[tuple[int, ...]], world_size: int, mo
                  period: int = 1, ratio: float = 0.01, powersgd_rank: int = 2, element_bytes: int = 4,
                  topk_exchange: str = "slotted") -> Pattern:
     """``topk_exchange``: "slotted" is what dts_topk.py sends (a sum all-reduce with a slot per rank);
-    "all_gather" is a ring all-gather of float32 values and int32 indices (half the bytes)."""
+    "all_gather" is a ring all-gather of float32 values and int32 indices (half the bytes). With
+    momentum top-k DTS sends the momentum change of the chosen entries too (dts_topk.py)."""
     numel = sum(math.prod(s) for s in shapes)
     dense = numel * element_bytes
     if method in DENSE_WINDOW:
@@ -68,12 +69,13 @@ def comm_pattern(method: str, shapes: list[tuple[int, ...]], world_size: int, mo
         payload = dense * (2 if p > 1 and momentum > 0 else 1)
         return Pattern(t, p, 1, ring_bytes(payload, world_size))
     if method == "delayed_sparse_topk" and topk_exchange == "all_gather":
+        # per entry an int32 index and float32 values of the weight change (and of the momentum change)
         k = max(1, math.ceil(ratio * numel))
-        return Pattern(delay, period, 1, ring_bytes(k * 8, world_size, "all_gather"))
+        return Pattern(delay, period, 1, ring_bytes(k * (12 if momentum > 0 else 8), world_size, "all_gather"))
     if method == "delayed_sparse_topk":
         buffer_bytes = element_bytes if numel < 2 ** 24 else 8
-        return Pattern(delay, period, 1, ring_bytes(slot_elements(numel, ratio, world_size) * buffer_bytes,
-                                                    world_size))
+        return Pattern(delay, period, 1, ring_bytes(slot_elements(numel, ratio, world_size, momentum)
+                                                    * buffer_bytes, world_size))
     if method == "dgc":  # two blocking all-gathers: values (float) then indices (int32)
         k = max(1, math.ceil(ratio * numel))
         return Pattern(0, 1, 2, 2 * ring_bytes(k * 4, world_size, "all_gather"))
