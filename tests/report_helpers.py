@@ -51,3 +51,12 @@ def capture(monkeypatch, module) -> Captured:
 
 def lines_by_label(ax) -> dict:
     return {line.get_label(): line.get_xydata().tolist() for line in ax.lines}
+
+
+def assert_lines(actual: dict, expected: dict) -> None:
+    """Same labels, and each label's points equal to within float rounding."""
+    import numpy as np
+
+    assert set(actual) == set(expected), (sorted(actual), sorted(expected))
+    for label, points in expected.items():
+        assert np.shape(actual[label]) == np.shape(points) and np.allclose(actual[label], points), (label, actual[label])

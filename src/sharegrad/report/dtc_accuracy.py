@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.report import register_figure
-from sharegrad.report.dtc_common import seed_summary, with_names
+from sharegrad.report.dtc_common import METHOD_KEYS, SETUP_KEYS, seed_summary, with_names
 from sharegrad.report.style import write_text
 
 
@@ -16,9 +16,9 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = with_names(pd.read_csv(csv_paths[0]))
     table = table[table.defense == "none"]
     parts = []
-    for setup, group in table.groupby("setup", sort=True):
-        summary = seed_summary(group, ["method_name"])
-        sync = summary.loc[summary.method_name == "sync", "mean"]
+    for _, group in table.groupby(SETUP_KEYS, sort=True, dropna=False):
+        summary = seed_summary(group, METHOD_KEYS + ["method_name"])
+        sync = summary.loc[summary.method == "sync", "mean"]
         reference = float(sync.iloc[0]) if len(sync) else float("nan")
         summary["vs sync (points)"] = 100 * (summary["mean"] - reference)
         first = group.iloc[0]
@@ -31,7 +31,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
             "MB sent / rank / epoch": [f"{b / 1e6:.2f}" if b == b else "n/a" for b in summary.bytes_sent_per_epoch],
             "steps/s": [f"{s:.1f}" for s in summary.mean_steps_per_s],
         })
-        parts.append(f"## {setup}: {first.model} on {first.dataset}, {int(first.world_size)} ranks "
+        parts.append(f"## {first.setup}: {first.model} on {first.dataset}, {int(first.world_size)} ranks "
                      f"({first.backend}), batch {int(first.batch_size)}/rank, lr {first.lr:g}, momentum "
                      f"{first.momentum:g}, weight decay {first.weight_decay:g}, {int(first.epochs)} epochs\n\n"
                      + shown.to_markdown(index=False) + "\n")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+# Every setting of a method: runs differing in one of them are different methods, never seeds of one.
 METHOD_KEYS = ["method", "delay", "period", "ratio", "powersgd_rank", "warmup_steps"]
+# The settings a setup's heading states (the budget, epochs, included): runs differing in one are different setups.
+SETUP_KEYS = ["setup", "dataset", "model", "world_size", "backend", "batch_size", "lr", "momentum", "weight_decay",
+              "epochs"]
 
 
 def method_name(row) -> str:
@@ -17,10 +21,12 @@ def method_name(row) -> str:
         return f"sparse(p={row['period']}){suffix}"
     if base == "delayed_sparse":
         return f"delayed+sparse(t={row['delay']}, p={row['period']}){suffix}"
+    warmup = row.get("warmup_steps", 0)
+    warmup = f", warm-up {int(warmup)}" if warmup == warmup and warmup else ""
     if m == "localsgd":
-        return f"local SGD(p={row['period']})"
+        return f"local SGD(p={row['period']}{warmup})"
     if m == "powersgd":
-        return f"PowerSGD(rank={row['powersgd_rank']})"
+        return f"PowerSGD(rank={row['powersgd_rank']}{warmup})"
     if m == "dgc":
         return f"DGC top-k({row['ratio']:g})"
     return m

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from sharegrad.report import register_figure
-from sharegrad.report.dtc_common import with_names
+from sharegrad.report.dtc_common import METHOD_KEYS, with_names
 from sharegrad.report.style import save
 
 
@@ -20,7 +20,8 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     fig, axes = plt.subplots(len(setups), 2, figsize=(9, 3.2 * len(setups)), squeeze=False)
     for row, setup in zip(axes, setups):
         part = curves[curves.setup == setup]
-        for name, group in part.groupby("method_name", sort=True):
+        for key, group in part.groupby(["method_name"] + METHOD_KEYS, sort=True, dropna=False):
+            name = key[0]
             mean = group.groupby("epoch")[["test_accuracy", "train_loss"]].mean()
             style = "--" if "no comp" in name else "-"
             row[0].plot(mean.index, 100 * mean.test_accuracy, style, label=name, lw=1)

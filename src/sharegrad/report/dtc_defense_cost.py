@@ -7,18 +7,20 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.report import register_figure
-from sharegrad.report.dtc_common import seed_summary, with_names
+from sharegrad.report.dtc_common import METHOD_KEYS, seed_summary, with_names
 from sharegrad.report.style import write_text
 
 
 @register_figure("dtc_defense_cost")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = with_names(pd.read_csv(csv_paths[0]))
-    summary = seed_summary(table, ["setup", "method_name", "defense", "defense_level"])
+    summary = seed_summary(table, ["setup", "method_name"] + METHOD_KEYS + ["defense", "defense_level"])
     rows = []
     for _, r in summary.iterrows():
-        base = summary[(summary.setup == r.setup) & (summary.method_name == r.method_name)
-                       & (summary.defense == "none")]
+        same = summary.setup == r.setup
+        for key in METHOD_KEYS:  # the same method with every setting equal, undefended
+            same &= (summary[key] == r[key]) | (summary[key].isna() & pd.isna(r[key]))
+        base = summary[same & (summary.defense == "none")]
         cost = 100 * (float(base["mean"].iloc[0]) - r["mean"]) if len(base) else float("nan")
         rows.append({"setup": r.setup, "method": r.method_name, "defense": r.defense, "level": f"{r.defense_level:g}",
                      "test accuracy %": f"{100 * r['mean']:.2f}", "seeds": int(r["count"]),
