@@ -18,7 +18,8 @@ from sharegrad.report.style import plt, save
 @register_figure("text_defenses")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = pd.read_csv(csv_paths[0])
-    table = table[table.budget == int(options.get("budget", table.budget.max()))]
+    budget = int(options.get("budget", table.budget.max()))
+    table = table[table.budget == budget]
     for key in ("model", "attack"):
         if key in options:
             table = table[table[key] == options[key]]
@@ -42,5 +43,5 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
             ax.set_ylim(-0.03, 1.03)
             ax.set_title(f"{model}, {attack}", fontsize=8)
         axes[row][0].legend(fontsize=7)
-    fig.suptitle("DLG on BERT under gradient defenses (mean over sentences)")
+    fig.suptitle(f"DLG on BERT under gradient defenses (mean over sentences, {budget} L-BFGS iterations)")
     save(fig, output)
