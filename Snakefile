@@ -30,6 +30,8 @@ include: "workflow/rules/text.smk"
 include: "workflow/rules/dtc.smk"
 include: "workflow/rules/wan.smk"
 include: "workflow/rules/figures.smk"
+# After every stage that writes a CSV: the claims ledger reads them all.
+include: "workflow/rules/claims.smk"
 # After every stage: the report front page and the provenance table of all results.
 include: "workflow/rules/report.smk"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sharegrad.claims import claim, paper_value
 from sharegrad.report import register_figure
 from sharegrad.report.defense_table import CELL, describe_thresholds, level_label, markdown, read
 from sharegrad.report.style import write_text
@@ -21,10 +22,8 @@ from sharegrad.report.style import write_text
 NOISE = ("gaussian", "laplacian")
 PRUNING = ("pruning", "pruning_global")
 PRECISION = ("fp16", "bf16", "int8")
-# DLG (Zhu et al. 2019), section 5; the numbers are recalled from the paper (shared/notes/paper-facts.md).
-CLAIM_NOISE = "noise of variance >= 1e-2 stops the attack"
-CLAIM_FP16 = "half precision (fp16) does not protect"
-CLAIM_PRUNING = "pruning more than 20% of the gradients stops the attack"
+# DLG (Zhu et al. 2019), section 5: statements and levels from experiments/claims.yaml.
+NOISE_CLAIM, PRECISION_CLAIM, PRUNING_CLAIM = "noise_high_stops", "precision_does_not_protect", "pruning_above_20_stops"
 
 
 def stops_from(rows: pd.DataFrame) -> float | None:
@@ -60,22 +59,24 @@ def claims(summary: pd.DataFrame) -> list[tuple[str, str, str]]:
     noise = summary[summary.defense.isin(NOISE)]
     pruning = summary[summary.defense == "pruning"]
     fp16 = summary[summary.defense == "fp16"]
-    noise_held, noise_measured = claim_all_stop(noise, lambda v: v >= 1e-2)
-    lower = noise[(noise.level < 1e-2) & (noise.verdict == "stops")]
+    noise_level, pruning_level = paper_value(NOISE_CLAIM), paper_value(PRUNING_CLAIM)
+    noise_held, noise_measured = claim_all_stop(noise, lambda v: v >= noise_level)
+    lower = noise[(noise.level < noise_level) & (noise.verdict == "stops")]
     if len(lower):
         noise_measured += "; lower variances stop it too: " + ", ".join(
             f"{d} {lv:g}" for d, lv in zip(lower.defense, lower.level))
-    pruning_held, pruning_measured = claim_all_stop(pruning, lambda v: v > 0.2)
-    low_pruning = pruning[(pruning.level <= 0.2) & (pruning.verdict == "stops")]
+    pruning_held, pruning_measured = claim_all_stop(pruning, lambda v: v > pruning_level)
+    low_pruning = pruning[(pruning.level <= pruning_level) & (pruning.verdict == "stops")]
     if len(low_pruning):
-        pruning_measured += "; ratios <= 0.2 stop it too: " + ", ".join(f"{lv:g}" for lv in low_pruning.level)
+        pruning_measured += f"; ratios <= {pruning_level:g} stop it too: " + ", ".join(f"{lv:g}" for lv in low_pruning.level)
     if fp16.empty:
         fp16_held, fp16_measured = "not tested", "no fp16 cell"
     else:
         fp16_held = "held" if (fp16.verdict == "leaks").all() else "did not hold"
         fp16_measured = ", ".join(f"fp16: {v} ({r:.0%} success)" for v, r in zip(fp16.verdict, fp16.rate))
-    return [(CLAIM_NOISE, noise_measured, noise_held), (CLAIM_FP16, fp16_measured, fp16_held),
-            (CLAIM_PRUNING, pruning_measured, pruning_held)]
+    return [(claim(NOISE_CLAIM)["statement"], noise_measured, noise_held),
+            (claim(PRECISION_CLAIM)["statement"] + " (fp16 measured here)", fp16_measured, fp16_held),
+            (claim(PRUNING_CLAIM)["statement"], pruning_measured, pruning_held)]
 
 
 def section(cell: dict, rows: pd.DataFrame) -> str:
@@ -117,7 +118,8 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     parts = [f"# Which defenses stop DLG\n\nMeasured on {', '.join(sorted(table.dataset.unique()))} "
              f"({len(table)} attacked images; config {options.get('config', 'unknown')}). "
              f"Verdicts: {describe_thresholds(thresholds)}; success = image MSE < {table.success_mse.iloc[0]:g}. "
-             f"DLG's claims: Zhu et al. 2019, section 5 (numbers as recalled, not re-read from the paper).\n"]
+             f"DLG's claims: Zhu et al. 2019, section 5, as experiments/claims.yaml states them (recalled, not "
+             f"re-read from the paper).\n"]
     for key, rows in summary.groupby(CELL, sort=False):
         parts.append(section(dict(zip(CELL, key)), rows))
     parts.append("## Table\n\n" + markdown(summary) + "\n")

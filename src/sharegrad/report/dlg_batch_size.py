@@ -1,8 +1,8 @@
 """Success rate and iterations to success against batch size, one line per model x attack setting.
 
-The paper's iterations needed on CIFAR (270 / 602 / 1173 / 2711 for batch
-sizes 1 / 2 / 4 / 8) are recalled, not read off the paper (see
-shared notes); they are drawn as such, for comparison only.
+The paper's iterations needed on CIFAR per batch size come from the claims file
+(experiments/claims.yaml, group ``iterations_to_success``); they are recalled,
+not read off the paper, and drawn as such, for comparison only.
 """
 
 from __future__ import annotations
@@ -11,11 +11,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from sharegrad.claims import claims_in_group
 from sharegrad.report import register_figure
 from sharegrad.report.stats import wilson_interval
 from sharegrad.report.style import plt, save
 
-PAPER_ITERATIONS_RECALLED = {1: 270, 2: 602, 4: 1173, 8: 2711}
+
+def paper_iterations() -> dict[int, float]:
+    """Batch size -> the paper's iterations to success (claims file)."""
+    return {c["paper"]["batch_size"]: c["paper"]["value"] for c in claims_in_group("iterations_to_success")}
+
 # One line per setting that defines a cell other than the batch size; the budget (iterations) is one,
 # so two budgets draw two lines and the legend says which.
 SERIES = ["dataset", "model", "attack", "line_search", "labels", "iterations"]
@@ -45,7 +50,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
         left.errorbar(series.batch_size, series.rate, yerr=[series.rate - series.low, series.high - series.rate],
                       marker="o", capsize=3, label=label)
         right.plot(series.batch_size, series.median_iterations, marker="o", label=label)
-    paper = pd.Series(PAPER_ITERATIONS_RECALLED)
+    paper = pd.Series(paper_iterations()).sort_index()
     right.plot(paper.index, paper.values, "k--", marker="x", label="paper, CIFAR (recalled)")
     left.set(xscale="log", xlabel="batch size", ylabel="success rate (95% CI)", ylim=(-0.05, 1.05),
              title="images recovered (MSE below threshold)")

@@ -1,0 +1,79 @@
+"""The two works' claims as data (experiments/claims.yaml) and the ledger that judges them.
+
+``load_claims()`` reads and validates the claims file; ``paper_value(id)`` is how a
+figure or table gets a paper's number (no paper value lives in code or in an
+experiment config). ``sharegrad.claims.ledger`` turns the claims and a config's
+aggregated CSVs into one table of verdicts (``sharegrad claims``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import yaml
+
+from sharegrad.errors import UserError
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+CLAIMS_FILE = REPO_ROOT / "experiments" / "claims.yaml"
+SCHEMA_FILE = REPO_ROOT / "experiments" / "claims.schema.yaml"
+
+
+def claims_path() -> Path:
+    """``$SHAREGRAD_CLAIMS`` if set, else the repository's experiments/claims.yaml."""
+    return Path(os.environ.get("SHAREGRAD_CLAIMS", CLAIMS_FILE))
+
+
+def validate_claims(document: dict, where: str = "claims file") -> list[dict]:
+    import jsonschema
+
+    schema = yaml.safe_load(SCHEMA_FILE.read_text())
+    try:
+        jsonschema.validate(document, schema)
+    except jsonschema.ValidationError as exc:
+        field = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise UserError(f"{where}: {field}: {exc.message}") from None
+    claims = document["claims"]
+    ids = [c["id"] for c in claims]
+    duplicate = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicate:
+        raise UserError(f"{where}: duplicate claim id(s) {duplicate}")
+    from sharegrad.claims.measures import MEASURES
+
+    for claim in claims:
+        if claim["measure"]["quantity"] not in MEASURES.names():
+            raise UserError(f"{where}: claim {claim['id']}: unknown quantity {claim['measure']['quantity']!r}; "
+                            f"known: {MEASURES.names()}")
+    return claims
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str) -> tuple:
+    file = Path(path)
+    try:
+        document = yaml.safe_load(file.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserError(f"cannot read the claims file {file}: {exc}") from None
+    return tuple(validate_claims(document, str(file)))
+
+
+def load_claims(path: Path | None = None) -> list[dict]:
+    return [dict(c) for c in _load(str(path or claims_path()))]
+
+
+def claim(claim_id: str, path: Path | None = None) -> dict:
+    for entry in load_claims(path):
+        if entry["id"] == claim_id:
+            return entry
+    raise UserError(f"no claim {claim_id!r} in {path or claims_path()}")
+
+
+def paper_value(claim_id: str, path: Path | None = None):
+    """The paper's value of one claim, as the claims file states it."""
+    return claim(claim_id, path)["paper"]["value"]
+
+
+def claims_in_group(group: str, path: Path | None = None) -> list[dict]:
+    return [c for c in load_claims(path) if c.get("group") == group]

@@ -1,0 +1,142 @@
+"""How a measurement becomes a verdict: one function per rule kind of the claims file.
+
+Each rule returns ``(verdict, reason)`` with verdict one of *reproduced*, *refuted*,
+*partly*, *inconclusive*; a claim no cell measures is *not measured* (the ledger's
+call, not a rule's). Where a rule has an interval it decides only when the whole
+interval is on one side: a sample too small to tell gives *inconclusive*, never a
+guess. ``budget``: a run shorter than the claim's budget counts only where its
+result holds a fortiori (an attack that succeeds early; never a failure).
+"""
+
+from __future__ import annotations
+
+import math
+
+from sharegrad.claims.measures import Measurement
+
+REPRODUCED, REFUTED, PARTLY, INCONCLUSIVE, NOT_MEASURED = (
+    "reproduced", "refuted", "partly", "inconclusive", "not measured")
+VERDICTS = (REPRODUCED, REFUTED, PARTLY, INCONCLUSIVE, NOT_MEASURED)
+
+
+def _bounds(m: Measurement) -> tuple[float, float]:
+    """The interval where there is one, else the value itself on both sides."""
+    if math.isfinite(m.low) and math.isfinite(m.high):
+        return m.low, m.high
+    return m.value, m.value
+
+
+def _short(m: Measurement, budget: float | None) -> bool:
+    return budget is not None and m.budget is not None and m.budget < budget
+
+
+def at_least(m: Measurement, rule: dict) -> tuple[str, str]:
+    threshold = rule["threshold"]
+    low, high = _bounds(m)
+    if low >= threshold:
+        return REPRODUCED, f"lower end {low:.3g} >= {threshold:g}"
+    if high < threshold:
+        if _short(m, rule.get("budget")):
+            return INCONCLUSIVE, f"below {threshold:g} at budget {m.budget:g}, shorter than the claim's {rule['budget']}"
+        return REFUTED, f"upper end {high:.3g} < {threshold:g}"
+    return INCONCLUSIVE, f"interval [{low:.3g}, {high:.3g}] contains {threshold:g}: sample too small to decide"
+
+
+def at_most(m: Measurement, rule: dict) -> tuple[str, str]:
+    threshold = rule["threshold"]
+    base = m.extra.get("baseline")
+    if "baseline_at_least" in rule:
+        if base is None or base.n == 0:
+            return INCONCLUSIVE, "no undefended baseline in this cell"
+        if _bounds(base)[0] < rule["baseline_at_least"]:
+            return INCONCLUSIVE, (f"the baseline does not leak on this sample ({base.text}): "
+                                  "nothing to stop")
+    low, high = _bounds(m)
+    if high <= threshold:
+        if _short(m, rule.get("budget")):
+            return INCONCLUSIVE, f"at most {threshold:g} at budget {m.budget:g}, shorter than the claim's {rule['budget']}"
+        return REPRODUCED, f"upper end {high:.3g} <= {threshold:g}"
+    if low > threshold:
+        return REFUTED, f"lower end {low:.3g} > {threshold:g}"
+    return INCONCLUSIVE, f"interval [{low:.3g}, {high:.3g}] contains {threshold:g}: sample too small to decide"
+
+
+def within(m: Measurement, rule: dict) -> tuple[str, str]:
+    tolerance = rule["tolerance"]
+    if m.n < 2 or not math.isfinite(m.low):
+        return INCONCLUSIVE, f"{m.n} paired run(s): no interval"
+    if -tolerance <= m.low and m.high <= tolerance:
+        return REPRODUCED, f"[{m.low:+.2f}, {m.high:+.2f}] inside +-{tolerance:g}"
+    if m.high < -tolerance or m.low > tolerance:
+        return REFUTED, f"[{m.low:+.2f}, {m.high:+.2f}] wholly outside +-{tolerance:g}"
+    return INCONCLUSIVE, f"[{m.low:+.2f}, {m.high:+.2f}] overlaps the edge of +-{tolerance:g}"
+
+
+def contains(m: Measurement, paper: float, rule: dict) -> tuple[str, str]:
+    tolerance = rule["tolerance"]
+    low, high = _bounds(m)
+    if high < paper - tolerance or low > paper + tolerance:
+        return REFUTED, f"[{low:.3g}, {high:.3g}] misses {paper:g} +- {tolerance:g}"
+    if paper - tolerance <= low and high <= paper + tolerance:
+        return REPRODUCED, f"[{low:.3g}, {high:.3g}] inside {paper:g} +- {tolerance:g}"
+    return INCONCLUSIVE, f"[{low:.3g}, {high:.3g}] overlaps {paper:g} +- {tolerance:g} but is wider"
+
+
+def between(m: Measurement, rule: dict) -> tuple[str, str]:
+    if rule["low"] <= m.value <= rule["high"]:
+        return REPRODUCED, f"{m.value:.3g} in [{rule['low']:g}, {rule['high']:g}]"
+    return REFUTED, f"{m.value:.3g} outside [{rule['low']:g}, {rule['high']:g}]"
+
+
+def median_at_most(m: Measurement, paper: float, rule: dict) -> tuple[str, str]:
+    limit = rule.get("factor", 1) * paper
+    needed = rule.get("budget_factor", 1) * paper
+    if math.isfinite(m.value) and m.value <= limit:
+        return REPRODUCED, f"median {m.value:.0f} <= {limit:g}"
+    if m.budget is not None and m.budget >= needed:
+        return REFUTED, f"median {m.text} > {limit:g} with a budget of {m.budget:g}"
+    return INCONCLUSIVE, f"median not within {limit:g} at budget {m.budget:g}, shorter than the {needed:g} needed to refute"
+
+
+def all_succeed(m: Measurement, rule: dict) -> tuple[str, str]:
+    if m.n == 0:
+        return INCONCLUSIVE, m.text or "nothing measured at a budget <= the claim's"
+    if m.successes == m.n:
+        return REPRODUCED, f"all {m.n} at budget {m.budget:g}"
+    if _short(m, rule.get("budget")):
+        return INCONCLUSIVE, f"{m.successes}/{m.n} at budget {m.budget:g}, shorter than the claim's {rule['budget']}"
+    if m.successes == 0:
+        return REFUTED, f"none of {m.n} at budget {m.budget:g}"
+    return PARTLY, f"{m.successes}/{m.n} at budget {m.budget:g}"
+
+
+def judge(m: Measurement, claim: dict) -> tuple[str, str]:
+    """One cell's verdict under its claim's rule."""
+    rule, paper = claim["rule"], claim["paper"]["value"]
+    if m.n == 0 or (m.value is not None and isinstance(m.value, float) and math.isnan(m.value)
+                    and rule["kind"] not in ("all_succeed", "median_at_most")):
+        return INCONCLUSIVE, m.text or "no measurement in this cell"
+    kind = rule["kind"]
+    if kind in ("contains", "median_at_most"):
+        verdict, reason = {"contains": contains, "median_at_most": median_at_most}[kind](m, paper, rule)
+    else:
+        verdict, reason = {"at_least": at_least, "at_most": at_most, "within": within, "between": between,
+                           "all_succeed": all_succeed}[kind](m, rule)
+    if rule.get("projection") and verdict in (REPRODUCED, REFUTED):
+        return INCONCLUSIVE, f"would be {verdict} ({reason}), but it is a projection from assumed inputs"
+    return verdict, reason
+
+
+def combine(verdicts: list[str]) -> str:
+    """A claim's verdict from its cells': inconclusive cells do not count against decided ones;
+    cells that disagree give *partly*; no cell at all gives *not measured*."""
+    if not verdicts:
+        return NOT_MEASURED
+    decided = {v for v in verdicts if v != INCONCLUSIVE}
+    if not decided:
+        return INCONCLUSIVE
+    if decided == {REPRODUCED}:
+        return REPRODUCED
+    if decided == {REFUTED}:
+        return REFUTED
+    return PARTLY

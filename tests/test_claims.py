@@ -1,0 +1,201 @@
+"""The claims file and the ledger: schema, every verdict rule's outcomes, cells split by budget,
+paper values read from the file, and none left in code or configs."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sharegrad.claims import claims_in_group, load_claims, paper_value, validate_claims
+from sharegrad.claims.ledger import evaluate
+from sharegrad.claims.measures import Measurement
+from sharegrad.claims.verdicts import combine, judge
+from sharegrad.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_claims_file_validates_and_covers_the_issue_list():
+    claims = load_claims()
+    ids = {c["id"] for c in claims}
+    for needed in ["dlg_bs1_resnet_300", "dlg_bs8_resnet_300", "dlg_iterations_bs1", "dlg_iterations_bs8",
+                   "dlg_label_accuracy", "idlg_label_accuracy", "text_bert_30", "precision_does_not_protect",
+                   "noise_high_stops", "noise_low_leaks", "pruning_above_20_stops", "noise_costs_accuracy",
+                   "delayed_keeps_accuracy", "sparse_keeps_accuracy", "delayed_sparse_keeps_accuracy",
+                   "delay20_hides_6s", "scalability_naive", "scalability_dts", "sparse_bandwidth"]:
+        assert needed in ids
+    assert {c["paper"]["batch_size"] for c in claims_in_group("iterations_to_success")} == {1, 2, 4, 8}
+
+
+def test_a_bad_claims_file_is_refused_with_the_field_named():
+    document = yaml.safe_load((ROOT / "experiments" / "claims.yaml").read_text())
+    document["claims"][0]["rule"]["kind"] = "at_leest"
+    with pytest.raises(UserError, match=r"claims/0/rule/kind"):
+        validate_claims(document)
+    document = yaml.safe_load((ROOT / "experiments" / "claims.yaml").read_text())
+    document["claims"][1]["id"] = document["claims"][0]["id"]
+    with pytest.raises(UserError, match="duplicate claim id"):
+        validate_claims(document)
+    document = yaml.safe_load((ROOT / "experiments" / "claims.yaml").read_text())
+    document["claims"][0]["measure"]["quantity"] = "succes_rate"
+    with pytest.raises(UserError, match="unknown quantity 'succes_rate'"):
+        validate_claims(document)
+
+
+def _claim(kind: str, paper=None, **rule) -> dict:
+    return {"id": "x", "paper": {"value": paper, "text": ""}, "rule": {"kind": kind, "says": "", **rule}}
+
+
+def rate(k: int, n: int, low: float, high: float, budget=None, **extra) -> Measurement:
+    return Measurement(value=k / n, n=n, low=low, high=high, budget=budget, successes=k, extra=extra)
+
+
+# Wilson 95% intervals worked out by hand: 40/40 -> [0.9124, 1]; 10/10 -> [0.7225, 1]; 0/10 -> [0, 0.2775];
+# 7/10 -> [0.3968, 0.8922].
+@pytest.mark.parametrize("m, rule, verdict", [
+    (rate(40, 40, 0.9124, 1.0, budget=300), {"threshold": 0.9, "budget": 300}, "reproduced"),
+    (rate(10, 10, 0.7225, 1.0, budget=300), {"threshold": 0.9, "budget": 300}, "inconclusive"),  # too few
+    (rate(0, 10, 0.0, 0.2775, budget=300), {"threshold": 0.9, "budget": 300}, "refuted"),
+    (rate(0, 10, 0.0, 0.2775, budget=100), {"threshold": 0.9, "budget": 300}, "inconclusive"),  # budget short
+    (rate(40, 40, 0.9124, 1.0, budget=100), {"threshold": 0.9, "budget": 300}, "reproduced"),  # a fortiori
+])
+def test_at_least(m, rule, verdict):
+    assert judge(m, _claim("at_least", **rule))[0] == verdict
+
+
+def test_at_most_needs_a_leaking_baseline():
+    leaking = rate(7, 10, 0.3968, 0.8922)
+    silent = rate(0, 10, 0.0, 0.2775)
+    claim = _claim("at_most", threshold=0.3, baseline_at_least=0.3)
+    assert judge(rate(0, 10, 0.0, 0.2775, baseline=leaking), claim)[0] == "reproduced"
+    verdict, reason = judge(rate(0, 10, 0.0, 0.2775, baseline=silent), claim)
+    assert verdict == "inconclusive" and "baseline does not leak" in reason
+    assert judge(rate(0, 10, 0.0, 0.2775), claim)[0] == "inconclusive"  # no baseline at all
+    assert judge(rate(10, 10, 0.7225, 1.0, baseline=leaking), claim)[0] == "refuted"
+    assert judge(rate(2, 10, 0.0567, 0.5098, baseline=leaking), claim)[0] == "inconclusive"
+
+
+def test_within_contains_between():
+    def diff(mean, low, high, n=3):
+        return Measurement(value=mean, n=n, low=low, high=high)
+
+    within = _claim("within", tolerance=1.0)
+    assert judge(diff(0.2, -0.3, 0.7), within)[0] == "reproduced"
+    assert judge(diff(-3.0, -4.0, -2.0), within)[0] == "refuted"
+    assert judge(diff(0.4, -0.3, 1.1), within)[0] == "inconclusive"
+    assert judge(Measurement(value=0.1, n=1), within)[0] == "inconclusive"  # one seed: no interval
+    contains = _claim("contains", paper=0.833, tolerance=0.05)
+    assert judge(rate(40, 40, 0.9124, 1.0), contains)[0] == "refuted"
+    assert judge(rate(33, 40, 0.80, 0.87), contains)[0] == "reproduced"
+    assert judge(rate(36, 40, 0.769, 0.96), contains)[0] == "inconclusive"
+    between = _claim("between", low=0.9, high=1.1)
+    assert judge(Measurement(value=1.0, n=1), between)[0] == "reproduced"
+    assert judge(Measurement(value=2.0, n=1), between)[0] == "refuted"
+
+
+def test_median_and_all_succeed_and_projection():
+    median = _claim("median_at_most", paper=270, factor=2, budget_factor=2)
+    assert judge(Measurement(value=96.0, n=40, budget=100), median)[0] == "reproduced"
+    assert judge(Measurement(value=math.inf, n=40, budget=300), median)[0] == "inconclusive"  # 300 < 540
+    assert judge(Measurement(value=math.inf, n=40, budget=600), median)[0] == "refuted"
+    assert judge(Measurement(value=700.0, n=40, budget=1000), median)[0] == "refuted"
+    every = _claim("all_succeed", budget=30)
+    assert judge(Measurement(value=1.0, n=2, budget=30, successes=2), every)[0] == "reproduced"
+    assert judge(Measurement(value=0.5, n=2, budget=30, successes=1), every)[0] == "partly"
+    assert judge(Measurement(value=0.0, n=2, budget=30, successes=0), every)[0] == "refuted"
+    assert judge(Measurement(value=0.0, n=2, budget=5, successes=0), every)[0] == "inconclusive"
+    projected = _claim("at_least", threshold=6.0, projection=True)
+    verdict, reason = judge(Measurement(value=3.9, n=1), projected)
+    assert verdict == "inconclusive" and "would be refuted" in reason
+
+
+def test_combine():
+    assert combine([]) == "not measured"
+    assert combine(["inconclusive", "inconclusive"]) == "inconclusive"
+    assert combine(["reproduced", "inconclusive"]) == "reproduced"
+    assert combine(["refuted", "refuted"]) == "refuted"
+    assert combine(["reproduced", "refuted"]) == "partly"
+    assert combine(["partly"]) == "partly"
+
+
+def _dlg_rows(n: int, wins: int, iterations: int, model="resnet18_sigmoid", batch_size=1, labels="joint",
+              defense="none", level=0.0, label_correct=True, first=50) -> list[dict]:
+    return [{"dataset": "embedded", "model": model, "batch_size": batch_size, "attack": "dlg",
+             "line_search": "strong_wolfe", "labels": labels, "iterations": iterations, "defense": defense,
+             "level": level, "success_mse": 1e-3, "attack_index": i, "success": i < wins,
+             "first_success_step": first + i if i < wins else None, "label_correct": label_correct,
+             "git_commit": "abc", "arrays": f"nowhere/attack~{i}.npz"} for i in range(n)]
+
+
+def test_ledger_measures_each_budget_as_its_own_cell(tmp_path):
+    # 40/40 at 300 steps reproduces the bs-1 claim; 0/12 at 100 steps cannot refute it; the two
+    # budgets must not be pooled (pooled: 40/52, whose interval would refute the claim).
+    csv = tmp_path / "dlg.csv"
+    pd.DataFrame(_dlg_rows(40, 40, 300) + _dlg_rows(12, 0, 100)).to_csv(csv, index=False)
+    summary, cells = evaluate({"dlg": csv})
+    row = cells[cells.claim == "dlg_bs1_resnet_300"].set_index("budget")
+    assert sorted(row.index) == [100.0, 300.0]
+    assert row.loc[300.0, "verdict"] == "reproduced" and row.loc[300.0, "n"] == 40
+    assert row.loc[300.0, "low"] == pytest.approx(0.9124, abs=1e-4)
+    assert row.loc[100.0, "verdict"] == "inconclusive"
+    assert "records 0/12 kept" in row.loc[100.0, "trace"]
+    verdicts = summary.set_index("claim").verdict
+    assert verdicts["dlg_bs1_resnet_300"] == "reproduced"
+    assert verdicts["dlg_bs8_resnet_300"] == "not measured"  # no batch-size-8 row
+    assert verdicts["delayed_keeps_accuracy"] == "not measured"  # no dtc.csv given
+    # iterations to success at bs 1: median of 50..89 over the 40 recovered = 69.5; the 0/12 cell never
+    bs1 = cells[cells.claim == "dlg_iterations_bs1"].set_index("budget")
+    assert bs1.loc[300.0, "value"] == pytest.approx(69.5)
+    assert math.isinf(bs1.loc[100.0, "value"])
+
+
+def test_ledger_defense_and_dts_cells(tmp_path):
+    dlg = tmp_path / "defenses.csv"
+    rows = (_dlg_rows(10, 8, 100, model="lenet") + _dlg_rows(10, 0, 100, model="lenet", defense="gaussian",
+                                                            level=0.01)
+            + _dlg_rows(10, 7, 100, model="lenet", defense="fp16") + _dlg_rows(10, 0, 100, model="lenet",
+                                                                             defense="int8"))
+    pd.DataFrame(rows).to_csv(dlg, index=False)
+    dtc = tmp_path / "dtc.csv"
+    base = {"dataset": "digits", "model": "cnn", "delay": 0, "period": 1, "ratio": 0.01, "defense": "none",
+            "defense_level": 0.0, "epochs": 3, "batch_size": 32, "lr": 0.1, "momentum": 0.5}
+    accuracies = {"sync": [0.970, 0.975, 0.980], "delayed": [0.972, 0.975, 0.979]}
+    pd.DataFrame([{**base, "method": m, "delay": 4 if m == "delayed" else 0, "seed": s, "final_test_accuracy": a}
+                  for m, values in accuracies.items() for s, a in enumerate(values)]).to_csv(dtc, index=False)
+    summary, cells = evaluate({"defenses": dlg, "dtc": dtc})
+    verdicts = summary.set_index("claim").verdict
+    assert verdicts["noise_high_stops"] == "reproduced"
+    assert verdicts["precision_does_not_protect"] == "partly"  # fp16 leaks (7/10), int8 stops (0/10)
+    # paired differences (points): +0.2, 0.0, -0.1 -> mean 0.0333, sd 0.1528, t(2) 4.303 -> +-0.3795
+    delayed = cells[cells.claim == "delayed_keeps_accuracy"].iloc[0]
+    assert delayed.value == pytest.approx(0.0333, abs=1e-4)
+    assert delayed.low == pytest.approx(0.0333 - 0.3795, abs=1e-3)
+    assert delayed.verdict == "reproduced"
+
+
+def test_figures_draw_the_paper_values_from_the_claims_file(tmp_path, monkeypatch):
+    document = yaml.safe_load((ROOT / "experiments" / "claims.yaml").read_text())
+    for claim in document["claims"]:
+        if claim.get("group") == "iterations_to_success":
+            claim["paper"]["value"] = 1000 + claim["paper"]["batch_size"]
+    other = tmp_path / "claims.yaml"
+    other.write_text(yaml.safe_dump(document))
+    monkeypatch.setenv("SHAREGRAD_CLAIMS", str(other))
+    from sharegrad.report.dlg_batch_size import paper_iterations
+
+    assert paper_iterations() == {1: 1001, 2: 1002, 4: 1004, 8: 1008}
+    assert paper_value("scalability_dts", other) == document["claims"][[c["id"] for c in document["claims"]]
+                                                                       .index("scalability_dts")]["paper"]["value"]
+
+
+def test_no_paper_value_outside_the_claims_file():
+    values = [str(v) for v in ("2711", "1173", "602", "270", "0.72", "0.833", "83.3")]
+    pattern = "|".join(rf"\b{v.replace('.', '[.]')}\b" for v in values)
+    found = subprocess.run(["git", "grep", "-n", "-E", pattern, "--", "src", "workflow", "experiments",
+                            ":!experiments/claims.yaml"], cwd=ROOT, capture_output=True, text=True)
+    assert found.stdout == "", found.stdout
