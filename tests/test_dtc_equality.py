@@ -3,7 +3,9 @@
 One group of 2 and one of 4 CPU ranks each run every schedule (t in {0,1,3},
 p in {1,2,5}, both halves together, the ablations) for vanilla SGD and for
 momentum SGD with weight decay, in float64; every rank's weights must match
-the reference at every step and at the end.
+the reference at every step and at the end. The ``sync`` rows are also checked
+against torch.optim.SGD on the averaged gradients, which shares no code with
+sharegrad's optimizer or the reference.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import pytest
 import torch
 
 from sharegrad.data.digits import write_digits
-from sharegrad.train.data import load_train_data
+from sharegrad.train.data import get_batch, load_train_data, steps_per_epoch
 from sharegrad.train.harness import run_specs
 from sharegrad.train.launch import run_local
+from sharegrad.train.models import build_train_model
 from sharegrad.train.reference import simulate
 from sharegrad.train.trainer import TrainSpec
 
@@ -69,6 +72,50 @@ def test_every_rank_matches_the_reference_at_every_step_and_at_the_end(runs):
             for n, weights in enumerate(steps):
                 assert close(weights, reference["states"][n][rank]), (spec.method, spec.delay, spec.period,
                                                                       spec.momentum, rank, n)
+
+
+def torch_sgd_replay(spec: TrainSpec, world: int, data) -> list[torch.Tensor]:
+    """Synchronous SGD written with torch.optim.SGD (not sharegrad's sgd_step): every step each worker's
+    gradient on its batch at the common weights, averaged, then one optimizer step. The weights before
+    each step, then the final ones."""
+    model = build_train_model(spec.model, data.num_classes, data.in_channels, spec.seed).to(getattr(torch, spec.dtype))
+    optimizer = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum,
+                                weight_decay=spec.weight_decay)
+    per_epoch = steps_per_epoch(len(data.y_train), world, spec.batch_size)
+    states = []
+    for n in range(STEPS):
+        states.append(torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone())
+        epoch, in_epoch = divmod(n, per_epoch)
+        grads = [torch.zeros_like(p) for p in model.parameters()]
+        for j in range(world):
+            x, y = get_batch(data, world, j, spec.batch_size, epoch, in_epoch, spec.seed, n)
+            model.zero_grad()
+            torch.nn.functional.cross_entropy(model(x.to(getattr(torch, spec.dtype))), y).backward()
+            for total, p in zip(grads, model.parameters()):
+                total += p.grad / world
+        for total, p in zip(grads, model.parameters()):
+            p.grad = total
+        optimizer.step()
+    states.append(torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone())
+    return states
+
+
+def test_sync_rows_equal_torch_sgd_at_every_step(runs):
+    """Independent of sync/sgd.py and of the reference: torch's own optimizer on the averaged gradients."""
+    world, specs, results, data = runs
+    checked = 0
+    for index, spec in enumerate(specs):
+        if spec.method != "sync":
+            continue
+        expected = torch_sgd_replay(spec, world, data)
+        for rank in range(world):
+            steps = [entry[1] for entry in results[rank][index]["trace"]]
+            assert len(steps) == STEPS
+            for n, weights in enumerate(steps):
+                assert close(weights, expected[n]), (spec.momentum, rank, n)
+            assert close(results[rank][index]["weights"], expected[STEPS]), (spec.momentum, rank)
+        checked += 1
+    assert checked == len(OPTIMISERS)
 
 
 def test_delay_zero_and_period_one_equal_sync(runs):

@@ -116,7 +116,8 @@ def write_outputs(args, spec: TrainSpec, result: dict, device, comm) -> None:
     final = result["final"]
     print(f"{result['label']}: final test accuracy {final['test_accuracy']:.4f} "
           f"(ranks {final['test_accuracy_min_rank']:.4f}..{final['test_accuracy_max_rank']:.4f}), "
-          f"{result['total_steps']} steps, {result['wall_time_s']:.1f} s")
+          f"spread over ranks: weight sum {final['weight_sum_spread']:.3g}, buffer sum "
+          f"{final['buffer_sum_spread']:.3g}; {result['total_steps']} steps, {result['wall_time_s']:.1f} s")
 
 
 def _backend(device) -> str:

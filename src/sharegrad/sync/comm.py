@@ -33,6 +33,8 @@ def ring_bytes(payload_bytes: int, world_size: int, op: str = "all_reduce") -> i
         return int(2 * (world_size - 1) * payload_bytes / world_size)
     if op == "all_gather":  # every rank forwards the N-1 other chunks
         return int((world_size - 1) * payload_bytes)
+    if op == "broadcast":  # pipelined along a chain: every rank but the last forwards the payload once
+        return int(payload_bytes)
     raise ValueError(f"unknown collective {op!r}")
 
 
@@ -132,6 +134,19 @@ class Communicator:
         finally:
             self.counters.wait_seconds += time.perf_counter() - began
         return out
+
+    def broadcast(self, tensor: torch.Tensor, src: int = 0) -> None:
+        """Overwrite ``tensor`` with rank ``src``'s, in place, blocking."""
+        self._count(tensor.numel() * tensor.element_size(), "broadcast")
+        if self.world_size == 1:
+            return
+        began = time.perf_counter()
+        try:
+            dist.broadcast(tensor, src, group=self.group)
+        except RuntimeError as exc:
+            raise self.failure(exc) from None
+        finally:
+            self.counters.wait_seconds += time.perf_counter() - began
 
     def agree(self, value: float) -> tuple[float, float]:
         """(min, max) of a scalar over ranks: used to check that ranks are in step."""

@@ -14,7 +14,8 @@ def run_specs(comm, device, specs: list[TrainSpec], data_root: str, trace: bool 
     for spec in specs:
         record = train(spec, comm, device, trace=trace, progress=False, data=data)
         weights = torch.cat([p.detach().reshape(-1) for p in record["model"].parameters()]).clone()
-        results.append({"weights": weights, "trace": record["trace"], "final": record["final"],
+        buffers = [b.detach().double().reshape(-1) for b in record["model"].buffers()]
+        results.append({"weights": weights, "buffers": torch.cat(buffers) if buffers else None, "trace": record["trace"], "final": record["final"],
                         "curves": record["curves"], "label": record["label"]})
     return results
 

@@ -112,6 +112,35 @@ def make_defense(spec: TrainSpec, rank: int):
     return defend
 
 
+def broadcast_buffers(model: torch.nn.Module, comm: Communicator) -> None:
+    """Rank 0's buffers (BatchNorm running statistics and batch counts) onto every rank.
+
+    DDP (``broadcast_buffers=True``) does this before every forward. In training mode BatchNorm
+    normalises with batch statistics, so the buffers change nothing but themselves, and rank 0's
+    buffers under DDP are rank 0's own running statistics: sending them where they are read (before
+    each evaluation, and at the end) gives every rank DDP's rank-0 buffers without a blocking
+    collective per step, which would stall a delayed update. One counted collective per dtype, none
+    for a model without buffers."""
+    buffers = list(model.buffers())
+    if not buffers or comm.world_size == 1:
+        return
+    for dtype in dict.fromkeys(b.dtype for b in buffers):
+        group = [b for b in buffers if b.dtype == dtype]
+        flat = torch.cat([b.detach().reshape(-1) for b in group])
+        comm.broadcast(flat, src=0)
+        offset = 0
+        for b in group:
+            b.data.copy_(flat[offset:offset + b.numel()].view_as(b))
+            offset += b.numel()
+
+
+def state_sums(model: torch.nn.Module) -> tuple[float, float]:
+    """(sum of the parameters, sum of the buffers) in float64: equal on every rank when ranks agree."""
+    weights = float(sum(p.detach().double().sum() for p in model.parameters()))
+    buffers = float(sum(b.detach().double().sum() for b in model.buffers()))
+    return weights, buffers
+
+
 def _new_epoch_totals() -> dict:
     return {"loss_sum": 0.0, "batches": 0, "train_seconds": 0.0}
 
@@ -145,6 +174,7 @@ def train(spec: TrainSpec, comm: Communicator, device: torch.device, checkpoint_
         raise UserError(f"ranks resume from different steps ({lowest:g} and {highest:g}); delete {checkpoint_dir}")
 
     began = time.perf_counter()
+    finished = False
     steps = range(start_step, total)
     for step in tqdm(steps, desc=f"{method.label} rank {rank}", disable=not progress or rank != 0, mininterval=5):
         if spec.die_at_step == step and spec.die_rank == rank:
@@ -161,10 +191,16 @@ def train(spec: TrainSpec, comm: Communicator, device: torch.device, checkpoint_
 
         step_began = time.perf_counter()
         totals["loss_sum"] += method.train_step(step, closure)
+        if step + 1 == total:
+            # The final flush belongs to the last step: its bytes, collectives and wait go into the
+            # last row, whose evaluation then sees the final weights.
+            method.finish()
+            finished = True
         totals["train_seconds"] += time.perf_counter() - step_began
         totals["batches"] += 1
 
         if (step + 1) % per_epoch == 0 or step + 1 == total:
+            broadcast_buffers(model, comm)
             history.append(_epoch_row(epoch, step + 1, totals, model, method, data, comm, device, spec))
             totals = _new_epoch_totals()
         if checkpoint_dir is not None and spec.checkpoint_every and (step + 1) % spec.checkpoint_every == 0 \
@@ -173,16 +209,20 @@ def train(spec: TrainSpec, comm: Communicator, device: torch.device, checkpoint_
                 "step": step + 1, "model": model.state_dict(), "method": method.state_dict(),
                 "history": history, "totals": totals}, fingerprint)
 
-    method.finish()
+    if not finished:
+        method.finish()
+    broadcast_buffers(model, comm)
     accuracy, test_loss = evaluate(model, data, device)
     acc_low, acc_high = comm.agree(accuracy)
-    weight_sum = float(sum(p.detach().double().sum() for p in model.parameters()))
+    weight_sum, buffer_sum = state_sums(model)
     sum_low, sum_high = comm.agree(weight_sum)
+    buffer_low, buffer_high = comm.agree(buffer_sum)
     return {
         "label": method.label, "world_size": world, "steps_per_epoch": per_epoch, "total_steps": total,
         "resumed_from_step": start_step, "curves": history,
         "final": {"test_accuracy": accuracy, "test_loss": test_loss, "test_accuracy_min_rank": acc_low,
-                  "test_accuracy_max_rank": acc_high, "weight_sum_spread": sum_high - sum_low},
+                  "test_accuracy_max_rank": acc_high, "weight_sum_spread": sum_high - sum_low,
+                  "buffer_sum_spread": buffer_high - buffer_low},
         "wall_time_s": time.perf_counter() - began,
         "model": model, "trace": getattr(method, "trace", None) if trace else None,
     }

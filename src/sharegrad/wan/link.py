@@ -131,6 +131,12 @@ class EmulatedLink:
                                                          self.inner.world_size, "all_gather")))
         return out
 
+    def broadcast(self, tensor: torch.Tensor, src: int = 0) -> None:
+        start = self.clock()
+        self.inner.broadcast(tensor, src)
+        self.sleep_until(self.schedule(start, ring_bytes(tensor.numel() * tensor.element_size(),
+                                                         self.inner.world_size, "broadcast")))
+
     def count_external(self, payload_bytes: int, op: str = "all_reduce") -> None:
         self.inner.count_external(payload_bytes, op)
         # The collective already ran (blocking) inside torch: charge the link from now. Not added to
