@@ -189,3 +189,20 @@ def test_dlg_reconstructions_picks_the_cell_and_the_snapshots(tmp_path, monkeypa
         assert axes[r][0].images[0].get_array()[0, 0, 0] == pytest.approx(value)
         assert axes[r][2].images[0].get_array()[0, 0, 0] == pytest.approx(value + 0.020)
     assert axes[1][-1].texts[0].get_text() == "MSE 2.0e-04\nfinished"
+
+
+def test_dlg_reconstructions_draw_one_budget(tmp_path, monkeypatch):
+    rows = []
+    for iterations, mse in [(100, 1e-2), (300, 1e-5)]:
+        arrays = tmp_path / f"{iterations}.npz"
+        np.savez(arrays, truth=np.zeros((1, 3, 2, 2)), snapshots=np.zeros((2, 1, 3, 2, 2)), snapshot_steps=np.array([0, 1]))
+        rows.append(image(0, mse < 1e-3, iterations=iterations, mse=mse, arrays=str(arrays)))
+    captured = capture(monkeypatch, dlg_reconstructions)
+    dlg_reconstructions.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "r.png", {"iterations": 300})
+    (label,) = captured.fig.axes[-1].texts
+    assert label.get_text() == "MSE 1.0e-05\nfinished"
+    assert "300 L-BFGS steps" in captured.fig._suptitle.get_text()
+    captured.figures.clear()
+    dlg_reconstructions.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "r.png", {})
+    assert len(captured.fig.axes) == 3  # attack 0 of the first budget only: truth + two snapshots
+    assert captured.fig.axes[-1].texts[0].get_text() == "MSE 1.0e-02\nfinished"

@@ -17,15 +17,20 @@ from sharegrad.errors import UserError
 from sharegrad.report import register_figure
 from sharegrad.report.style import plt, save
 
-FILTER_KEYS = ("model", "batch_size", "attack", "line_search", "labels", "defense", "level")
+FILTER_KEYS = ("dataset", "model", "batch_size", "attack", "line_search", "labels", "iterations", "defense", "level")
 
 
 def select(table: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """The rows of one cell: those matching the options, then of the first such row's cell (its budget
+    included), so attack i of two budgets or two defenses is never drawn as one attack."""
     for key in FILTER_KEYS:
         if key in options:
             table = table[table[key].astype(str) == str(options[key])]
     if table.empty:
         raise UserError(f"no rows match {({k: options[k] for k in FILTER_KEYS if k in options})}")
+    first = table.iloc[0]
+    for key in (k for k in FILTER_KEYS if k in table):
+        table = table[table[key].isna()] if pd.isna(first[key]) else table[table[key] == first[key]]
     return table
 
 
@@ -64,5 +69,6 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     axes[0][0].set_title("ground truth", fontsize=7)
     first = table.iloc[0]
     fig.suptitle(f"DLG on {first.dataset}: {first.model}, batch size {first.batch_size}, {first.attack}, "
-                 f"line search {first.line_search}, labels {first.labels}", fontsize=8)
+                 f"line search {first.line_search}, labels {first.labels}"
+                 + (f", {first.iterations:g} L-BFGS steps" if "iterations" in table else ""), fontsize=8)
     save(fig, output)
