@@ -64,10 +64,14 @@ def test_dtc_defense_cost_against_the_same_method_undefended(tmp_path):
             run(0.70, 0, method="delayed", delay=4, defense="fp16"),  # no undefended delay-4 run
             # two warm-ups are two methods: the cost is against the same warm-up (84 - 80), not their mean
             run(0.80, 0, method="localsgd", period=4), run(0.84, 0, method="localsgd", period=4, warmup_steps=10),
-            run(0.80, 0, method="localsgd", period=4, warmup_steps=10, defense="fp16")]
+            run(0.80, 0, method="localsgd", period=4, warmup_steps=10, defense="fp16"),
+            # a 2-epoch budget: its cost is against its own undefended run (60 - 59), not the 10-epoch one
+            run(0.60, 0, epochs=2), run(0.59, 0, epochs=2, defense="gaussian", defense_level=0.01)]
     table = markdown_tables(render_md(dtc_defense_cost, tmp_path, rows))[0]
     got = {(r["method"], r["defense"]): (float(r["test accuracy %"]), int(r["seeds"]),
-                                         r["cost vs no defense (points)"]) for r in table}
+                                         r["cost vs no defense (points)"]) for r in table if r["epochs"] == "10"}
+    short = {r["defense"]: r["cost vs no defense (points)"] for r in table if r["epochs"] == "2"}
+    assert short == {"none": "+0.00", "gaussian": "+1.00"}
     assert got == {("sync", "none"): (91.0, 2, "+0.00"), ("sync", "gaussian"): (85.0, 1, "+6.00"),
                    ("delayed(t=2)", "none"): (88.0, 1, "+0.00"),
                    ("delayed(t=2)", "fp16"): (80.0, 1, "+8.00"), ("delayed(t=4)", "fp16"): (70.0, 1, "-"),
@@ -96,6 +100,16 @@ def test_dtc_curves_mean_over_seeds_per_method(tmp_path, monkeypatch):
     assert [l.get_linestyle() for l in accuracy.lines] == ["--", "-"]  # no compensation dashed
 
 
+def test_dtc_curves_one_row_of_panels_per_budget(tmp_path, monkeypatch):
+    rows = epochs([0.5, 0.7], [2.0, 1.0], epochs=2) + epochs([0.9], [0.1], epochs=1)  # one setup, two budgets
+    captured = capture(monkeypatch, dtc_curves)
+    dtc_curves.render([write_csv(tmp_path / "curves.csv", rows)], tmp_path / "c.png", {})
+    one, _, two, _ = captured.fig.axes
+    assert (one.get_title(), two.get_title()) == ("digits, 1 epochs: test accuracy", "digits, 2 epochs: test accuracy")
+    assert_lines(lines_by_label(one), {"sync": [[1, 90.0]]})
+    assert_lines(lines_by_label(two), {"sync": [[1, 50.0], [2, 70.0]]})
+
+
 def test_dtc_delay_period_points_and_spread(tmp_path, monkeypatch):
     rows = [run(0.90, 0), run(0.92, 1), run(0.88, 0, method="delayed", delay=4), run(0.84, 1, method="delayed", delay=4),
             run(0.80, 0, method="delayed_nocomp", delay=4), run(0.91, 0, method="sparse", period=8),
@@ -112,6 +126,16 @@ def test_dtc_delay_period_points_and_spread(tmp_path, monkeypatch):
     assert lines_by_label(delay_ax)["sync"][0][1] == pytest.approx(91.0)
     assert_lines({c.get_label(): c[0].get_xydata() for c in period_ax.containers},
                  {"sparse (compensated)": [[1, 91.0], [8, 91.0]]})
+
+
+def test_dtc_delay_period_one_row_of_panels_per_budget(tmp_path, monkeypatch):
+    rows = [run(0.90), run(0.88, method="delayed", delay=4), run(0.60, epochs=2), run(0.50, method="delayed", delay=4, epochs=2)]
+    captured = capture(monkeypatch, dtc_delay_period)
+    dtc_delay_period.render([write_csv(tmp_path / "dtc.csv", rows)], tmp_path / "d.png", {})
+    two, _, ten, _ = captured.fig.axes
+    assert two.get_title() == "digits, 2 epochs: accuracy against delay"
+    assert_lines({c.get_label(): c[0].get_xydata() for c in two.containers}, {"delayed (compensated)": [[0, 60.0], [4, 50.0]]})
+    assert_lines({c.get_label(): c[0].get_xydata() for c in ten.containers}, {"delayed (compensated)": [[0, 90.0], [4, 88.0]]})
 
 
 # --- WAN ---------------------------------------------------------------------------------------------------------

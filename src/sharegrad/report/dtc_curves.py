@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from sharegrad.report import register_figure
-from sharegrad.report.dtc_common import METHOD_KEYS, with_names
+from sharegrad.report.dtc_common import METHOD_KEYS, SETUP_KEYS, with_names
 from sharegrad.report.style import save
 
 
@@ -16,10 +16,11 @@ from sharegrad.report.style import save
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     curves = with_names(pd.read_csv(csv_paths[0]))
     curves = curves[curves.defense == "none"]
-    setups = sorted(curves.setup.unique())
+    # one row of panels per setup and budget (epochs) and every other setting the setup states
+    setups = list(curves.groupby(SETUP_KEYS, sort=True, dropna=False))
     fig, axes = plt.subplots(len(setups), 2, figsize=(9, 3.2 * len(setups)), squeeze=False)
-    for row, setup in zip(axes, setups):
-        part = curves[curves.setup == setup]
+    for row, (key, part) in zip(axes, setups):
+        setup = f"{key[0]}, {int(part.epochs.iloc[0])} epochs"
         for key, group in part.groupby(["method_name"] + METHOD_KEYS, sort=True, dropna=False):
             name = key[0]
             mean = group.groupby("epoch")[["test_accuracy", "train_loss"]].mean()

@@ -14,15 +14,15 @@ from sharegrad.report.style import write_text
 @register_figure("dtc_defense_cost")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = with_names(pd.read_csv(csv_paths[0]))
-    summary = seed_summary(table, ["setup", "method_name"] + METHOD_KEYS + ["defense", "defense_level"])
+    summary = seed_summary(table, ["setup", "epochs", "method_name"] + METHOD_KEYS + ["defense", "defense_level"])
     rows = []
     for _, r in summary.iterrows():
-        same = summary.setup == r.setup
+        same = (summary.setup == r.setup) & (summary.epochs == r.epochs)
         for key in METHOD_KEYS:  # the same method with every setting equal, undefended
             same &= (summary[key] == r[key]) | (summary[key].isna() & pd.isna(r[key]))
         base = summary[same & (summary.defense == "none")]
         cost = 100 * (float(base["mean"].iloc[0]) - r["mean"]) if len(base) else float("nan")
-        rows.append({"setup": r.setup, "method": r.method_name, "defense": r.defense, "level": f"{r.defense_level:g}",
+        rows.append({"setup": r.setup, "epochs": int(r.epochs), "method": r.method_name, "defense": r.defense, "level": f"{r.defense_level:g}",
                      "test accuracy %": f"{100 * r['mean']:.2f}", "seeds": int(r["count"]),
                      "cost vs no defense (points)": f"{cost:+.2f}" if cost == cost else "-"})
     text = ("# DTS: accuracy cost of the DLG defenses\n\nEach defense transforms every rank's local gradient "

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from sharegrad.report import register_figure
+from sharegrad.report.dtc_common import SETUP_KEYS
 from sharegrad.report.style import save
 
 
@@ -22,10 +23,11 @@ def _line(ax, part: pd.DataFrame, x: str, label: str, style: str) -> None:
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = pd.read_csv(csv_paths[0])
     table = table[table.defense == "none"]
-    setups = sorted(table.setup.unique())
+    # one row of panels per setup and budget (epochs) and every other setting the setup states
+    setups = list(table.groupby(SETUP_KEYS, sort=True, dropna=False))
     fig, axes = plt.subplots(len(setups), 2, figsize=(8, 3 * len(setups)), squeeze=False)
-    for row, setup in zip(axes, setups):
-        part = table[table.setup == setup]
+    for row, (key, part) in zip(axes, setups):
+        setup = f"{key[0]}, {int(part.epochs.iloc[0])} epochs"
         sync = part[part.method == "sync"]
         for ax, x, method in ((row[0], "delay", "delayed"), (row[1], "period", "sparse")):
             _line(ax, pd.concat([sync, part[part.method == method]]), x, f"{method} (compensated)", "o-")
