@@ -13,7 +13,6 @@ attacks.
 """
 
 import math
-import os
 
 import pytest
 import torch
@@ -170,9 +169,8 @@ def success_count(results, truth) -> int:
                for k, r in enumerate(results))
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("SHAREGRAD_SLOW_TESTS") != "1",
-                    reason="64 sequential attacks take minutes on a shared 2-core CPU; set SHAREGRAD_SLOW_TESTS=1")
+# In every run of the suite (issue 22): 8x8 images and 3 outer steps keep 64 + 64 attacks per line
+# search to about 20 s on this 2-core CPU, and the question stays the one the full-size comparison asks.
 @pytest.mark.parametrize("line_search", ["strong_wolfe", "none"])
 def test_success_rate_over_64_attacks_within_the_sequential_interval(embedded, line_search):
     models, targets, truth, seeds = small_attacks(embedded, 64)
