@@ -17,7 +17,8 @@ from sharegrad.report.wan_common import machine_note
 
 # Which options of a method the DTS sweep's rows must match.
 MATCH = {"sync": (), "dgc": ("ratio",), "delayed": ("delay",), "sparse": ("period",),
-         "delayed_sparse": ("delay", "period"), "localsgd": ("period",), "powersgd": ("powersgd_rank",)}
+         "delayed_sparse": ("delay", "period"), "localsgd": ("period",), "powersgd": ("powersgd_rank",),
+         "delayed_sparse_topk": ("delay", "period", "ratio")}
 
 
 def accuracy_cell(row: pd.Series, dtc: pd.DataFrame | None) -> str:
@@ -31,7 +32,9 @@ def accuracy_cell(row: pd.Series, dtc: pd.DataFrame | None) -> str:
     if part.empty:
         return "not in the DTS sweep"
     cells = []
-    for setup, runs in part.groupby("setup"):
+    # A sweep CSV without a setup column (benchmarks/dtc_digits_acceptance.py) is one setup: name it.
+    setups = part.groupby("setup") if "setup" in part else [(f"{part.dataset.iloc[0]}/{part.model.iloc[0]}", part)]
+    for setup, runs in setups:
         acc = 100 * runs.final_test_accuracy
         spread = f" ± {acc.std():.1f}" if len(acc) > 1 else ""
         cells.append(f"{setup}: {acc.mean():.1f}%{spread} ({len(acc)} seed{'s' if len(acc) > 1 else ''})")

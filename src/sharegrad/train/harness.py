@@ -15,7 +15,8 @@ def run_specs(comm, device, specs: list[TrainSpec], data_root: str, trace: bool 
         record = train(spec, comm, device, trace=trace, progress=False, data=data)
         weights = torch.cat([p.detach().reshape(-1) for p in record["model"].parameters()]).clone()
         buffers = [b.detach().double().reshape(-1) for b in record["model"].buffers()]
-        results.append({"weights": weights, "buffers": torch.cat(buffers) if buffers else None, "trace": record["trace"], "final": record["final"],
-                        "curves": record["curves"], "label": record["label"]})
+        results.append({"weights": weights, "buffers": torch.cat(buffers) if buffers else None,
+                        "trace": record["trace"], "final": record["final"], "curves": record["curves"],
+                        "label": record["label"]})
     return results
 
