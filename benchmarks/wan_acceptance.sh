@@ -2,6 +2,7 @@
 # Issue 6 acceptance run: every method of paper.yaml's wan section at the paper's link
 # (300 ms, 15 Mb/s), 2 CPU ranks of one thread each, then the CSV and the table.
 #   bash benchmarks/wan_acceptance.sh [out_dir]
+# Re-measured for issue 19 (top-k DTS with consistent momentum) into results/cpu/wan_acceptance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-results/wan_acceptance}
@@ -27,7 +28,10 @@ run localsgd20 --method localsgd --period 20
 run powersgd2 --method powersgd --powersgd-rank 2
 sharegrad aggregate-wan "$out"/*.json --out "$out/wan.csv"
 sharegrad wan-project --inputs "$(python -c "import json, yaml; print(json.dumps(yaml.safe_load(open('experiments/paper.yaml'))['wan']['paper_scale']))")" --out "$out/wan_projection.csv" > /dev/null
+# Accuracy column: the digits acceptance sweep (benchmarks/dtc_digits_acceptance.py), which has a row for
+# every method above (issue 19); the smoke pipeline's dtc.csv where it does not exist.
 dtc=()
-[ -f results/smoke/dtc.csv ] && dtc=(results/smoke/dtc.csv)
+if [ -f results/cpu/dtc_acceptance_digits.csv ]; then dtc=(results/cpu/dtc_acceptance_digits.csv)
+elif [ -f results/smoke/dtc.csv ]; then dtc=(results/smoke/dtc.csv); fi
 sharegrad figure wan_table --csv "$out/wan.csv" "$out/wan_projection.csv" "${dtc[@]}" --out "$out/wan_table.md" \
   --options '{"config": "acceptance (benchmarks/wan_acceptance.sh)", "latency_ms": 300, "bandwidth_mbps": 15}'
