@@ -210,3 +210,13 @@ def test_wan_table_rows_at_the_asked_link_and_accuracy_from_the_dts_sweep(tmp_pa
     (row,) = projected
     assert row["scalability projected"] == "0.002" and row["MB on the wire per sync"] == "153.60"
     assert "1-min load 1.5-2.5" in out.read_text()
+
+
+def test_wan_table_accuracy_of_the_same_warm_up(tmp_path):
+    wan = [point("local SGD(4)", 300, 15, 0.7, method="localsgd", delay=0, period=4, warmup_steps=10)]
+    dtc = [run(0.80, 0, method="localsgd", period=4), run(0.84, 0, method="localsgd", period=4, warmup_steps=10)]
+    paths = [write_csv(tmp_path / "wan.csv", wan), write_csv(tmp_path / "proj.csv", projection()),
+             write_csv(tmp_path / "dtc.csv", dtc)]
+    wan_table.render(paths, tmp_path / "wan.md", {"latency_ms": 300, "bandwidth_mbps": 15})
+    (row,) = markdown_tables((tmp_path / "wan.md").read_text())[0]
+    assert row["accuracy (DTS sweep)"] == "digits: 84.0% (1 seed)"  # not the two warm-ups pooled (82.0 ± 2.8)

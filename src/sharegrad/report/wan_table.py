@@ -17,7 +17,8 @@ from sharegrad.report.wan_common import machine_note
 
 # Which options of a method the DTS sweep's rows must match.
 MATCH = {"sync": (), "dgc": ("ratio",), "delayed": ("delay",), "sparse": ("period",),
-         "delayed_sparse": ("delay", "period"), "localsgd": ("period",), "powersgd": ("powersgd_rank",),
+         "delayed_sparse": ("delay", "period"), "localsgd": ("period", "warmup_steps"),
+         "powersgd": ("powersgd_rank", "warmup_steps"),
          "delayed_sparse_topk": ("delay", "period", "ratio")}
 
 
