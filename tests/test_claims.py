@@ -199,3 +199,24 @@ def test_no_paper_value_outside_the_claims_file():
     found = subprocess.run(["git", "grep", "-n", "-E", pattern, "--", "src", "workflow", "experiments",
                             ":!experiments/claims.yaml"], cwd=ROOT, capture_output=True, text=True)
     assert found.stdout == "", found.stdout
+
+
+def test_kept_records_make_rows_traceable(tmp_path, monkeypatch):
+    from sharegrad.stages.keep_records import keep
+
+    monkeypatch.chdir(tmp_path)
+    rows = _dlg_rows(4, 4, 300)
+    for i, row in enumerate(rows):
+        row["arrays"] = f"results/run/dlg/model~x/attack~{i // 2}.npz"  # two images per attack record
+        Path(row["arrays"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(row["arrays"]).with_suffix(".json").write_text("{}")
+    pd.DataFrame(rows).to_csv("dlg.csv", index=False)
+    assert keep(Path("dlg.csv"), Path("kept")) == (4, 2)
+    assert (tmp_path / "kept" / "records" / "dlg" / "model~x" / "attack~1.json").exists()
+    for i in range(2):  # only the kept copies remain
+        Path(f"results/run/dlg/model~x/attack~{i}.json").unlink()
+    _, cells = evaluate({"dlg": Path("kept/dlg.csv")})
+    assert cells[cells.claim == "dlg_bs1_resnet_300"].trace.iloc[0].startswith("records 2/2 kept")
+    Path("kept/records/dlg/model~x/attack~0.json").unlink()
+    _, cells = evaluate({"dlg": Path("kept/dlg.csv")})
+    assert cells[cells.claim == "dlg_bs1_resnet_300"].trace.iloc[0].startswith("records 1/2 kept")

@@ -35,12 +35,15 @@ def describe_cell(cell: dict) -> str:
 
 def trace(rows: pd.DataFrame, csv_path: Path | None) -> str:
     """Whether the rows' per-run records are kept in the repository, and their commits."""
+    from sharegrad.stages.keep_records import record_path
+
     parts = []
     if "arrays" in rows:
-        records = [Path(str(a)).with_suffix(".json") for a in rows.arrays.dropna().unique()]
         base = Path(csv_path).parent if csv_path else Path(".")
-        kept = sum((base / r).exists() or r.exists() for r in records)
-        parts.append(f"records {kept}/{len(records)} kept")
+        arrays = [str(a) for a in rows.arrays.dropna().unique()]
+        kept = sum((base / "records" / record_path(a)).exists() or Path(a).with_suffix(".json").exists()
+                   for a in arrays)
+        parts.append(f"records {kept}/{len(arrays)} kept")
     else:
         parts.append("no per-run record paths in the CSV")
     if "git_commit" in rows:

@@ -1,0 +1,54 @@
+"""Stage: keep an aggregated CSV together with the per-run JSON records its rows came from.
+
+``sharegrad keep-records --csv results/NAME/dlg.csv --out results/cpu/NAME`` copies the CSV
+and, for each row, the JSON record next to its ``arrays`` file into ``OUT/records/`` (the
+path below ``results/NAME/``), so a kept table traces row by row to the attack that made it
+(the claims ledger checks this). The arrays (.npz, .png) are not copied: they are large and
+the pipeline regenerates them from the same settings and seeds.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sharegrad.errors import UserError
+
+
+def record_path(arrays: str) -> Path:
+    """Where a kept record lives below ``OUT/records/``: the arrays path without ``results/NAME/``."""
+    parts = Path(arrays).with_suffix(".json").parts
+    return Path(*parts[2:]) if len(parts) > 2 and parts[0] == "results" else Path(*parts)
+
+
+def keep(csv: Path, out: Path) -> tuple[int, int]:
+    import pandas as pd
+
+    table = pd.read_csv(csv)
+    if "arrays" not in table:
+        raise UserError(f"{csv} has no arrays column: it does not name per-run records")
+    out.mkdir(parents=True, exist_ok=True)
+    sources = sorted(set(table.arrays.dropna()))
+    missing = [a for a in sources if not Path(a).with_suffix(".json").exists()]
+    if missing:
+        raise UserError(f"{len(missing)} record(s) named by {csv} are missing, e.g. {missing[0]}; run from the "
+                        "folder the pipeline ran in")
+    for arrays in sources:
+        target = out / "records" / record_path(arrays)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(arrays).with_suffix(".json"), target)
+    shutil.copyfile(csv, out / Path(csv).name)
+    return len(table), len(sources)
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser("keep-records", help="copy an aggregated CSV and its rows' JSON records to a kept folder")
+    p.add_argument("--csv", required=True, action="append", help="aggregated CSV with an arrays column (repeatable)")
+    p.add_argument("--out", required=True, help="kept folder, e.g. results/cpu/NAME")
+
+    def handler(args):
+        for csv in args.csv:
+            rows, records = keep(Path(csv), Path(args.out))
+            print(f"kept {csv}: {rows} rows, {records} records under {args.out}/records")
+
+    p.set_defaults(handler=handler)
