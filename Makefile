@@ -36,10 +36,12 @@ slurm-smoke: venv
 slurm-smoke-full: venv
 	tests/slurm/smoke_through_slurm.sh --reference results/smoke
 
-# The HTML report of the smoke results (run `make demo` first) and its screenshot.
+# The HTML report of the smoke results (run `make demo` first), inside the smoke
+# results like every output of a config, and the README's screenshot of it (the
+# claims ledger open, in headless Chromium).
 report: venv
-	$(BIN)/snakemake --configfile experiments/smoke.yaml --workflow-profile workflow/profiles/ci --report report.html
-	docs/screenshot.sh report.html docs/report_smoke.png
+	$(BIN)/snakemake --configfile experiments/smoke.yaml --workflow-profile workflow/profiles/ci --report results/smoke/report.html
+	docs/screenshot.sh results/smoke/report.html docs/report_smoke.png 1400x1100 "Claims ledger"
 
 test: venv
 	$(BIN)/python -m pytest -q
@@ -50,5 +52,6 @@ paper-dry-run: venv
 lint: venv
 	$(BIN)/snakemake --lint --cores 1
 
+# The smoke config's results, its figures and report included (results/smoke/figures/).
 clean-results:
-	rm -rf results/smoke figures/* logs/smoke
+	rm -rf results/smoke logs/smoke

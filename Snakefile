@@ -20,16 +20,41 @@ if not workflow.overwrite_configfiles:
 
 
 validate(config, "experiments/schema.yaml")
+# Then every name in it (models, attacks and their settings, defenses, sync methods,
+# figures) against the registries, so a typo stops here, not when its job runs.
+import sharegrad.pipeline_config
+
+sharegrad.pipeline_config.check_names(config)
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/dlg.smk"
-include: "workflow/rules/defenses.smk"
-include: "workflow/rules/text.smk"
-include: "workflow/rules/dtc.smk"
-include: "workflow/rules/wan.smk"
 include: "workflow/rules/figures.smk"
+
+
+# name, seed, device, data and dlg are required; every other stage runs only when
+# its section is in the config.
+if "defenses" in config:
+
+    include: "workflow/rules/defenses.smk"
+
+
+if "text" in config:
+
+    include: "workflow/rules/text.smk"
+
+
+if "dtc" in config:
+
+    include: "workflow/rules/dtc.smk"
+
+
+if "wan" in config:
+
+    include: "workflow/rules/wan.smk"
+
+
 # After every stage that writes a CSV: the claims ledger reads them all.
 include: "workflow/rules/claims.smk"
 # After every stage: the report front page and the provenance table of all results.

@@ -11,8 +11,7 @@ from pathlib import Path
 
 ROOT = Path(os.environ.get("SHAREGRAD_ROOT", "."))
 DATA = ROOT / "data"
-RESULTS = ROOT / "results"
-FIGURES = ROOT / "figures"
+RESULTS = ROOT / "results"  # results/<config name>/, its figures and tables in figures/ below it
 
 # Data sets.  Every image set is stored in CIFAR's own on-disk format, so one
 # loader (data/cifar.py) reads the real CIFAR and the embedded photographs.

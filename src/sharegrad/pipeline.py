@@ -21,6 +21,11 @@ def results_root(config: dict) -> str:
     return f"results/{config['name']}"
 
 
+def figures_root(config: dict) -> str:
+    """Where a config's figures and tables go: inside its own results, so two configs never share one."""
+    return f"{results_root(config)}/figures"
+
+
 def dlg_cells(config: dict, grids: list[dict] | None = None) -> list[dict]:
     """Cells of ``grids`` (default: ``dlg.grids``), each a dict over DLG_CELL_KEYS, without repeats."""
     cells, seen = [], set()
@@ -29,7 +34,7 @@ def dlg_cells(config: dict, grids: list[dict] | None = None) -> list[dict]:
         attacks = spec.pop("attacks", None)  # a grid may run fewer or more attacks than attacks_per_cell
         for cell in grid.expand({**{k: [v] for k, v in DLG_CELL_DEFAULTS.items()}, **spec}):
             # The budget is spelled in the path: a grid may shorten it (smoke, defense sweeps).
-            settings = config["dlg"]["attack_settings"].get(cell["attack"], {})
+            settings = config["dlg"].get("attack_settings", {}).get(cell["attack"], {})
             cell.setdefault("iterations", settings.get("iterations", 300))
             cell = {k: cell[k] for k in DLG_CELL_KEYS}
             if cell["labels"] == "idlg" and cell["batch_size"] != 1:
@@ -90,7 +95,7 @@ def image_data_file(config: dict) -> str:
 def dlg_cli_args(config: dict, cell_path: str, chunk: str) -> str:
     cell = grid.parse_cell_path(cell_path)
     start, stop = chunk.split("-")
-    attack_config = dict(config["dlg"]["attack_settings"].get(cell["attack"], {}))
+    attack_config = dict(config["dlg"].get("attack_settings", {}).get(cell["attack"], {}))
     attack_config["line_search"] = cell["line_search"]
     attack_config["labels"] = cell["labels"]
     attack_config["iterations"] = int(cell["iterations"])
@@ -107,6 +112,12 @@ def dlg_cli_args(config: dict, cell_path: str, chunk: str) -> str:
     return " ".join(shlex.quote(str(a)) for a in args)
 
 
-def reconstruction_figure(name: str) -> str:
+def reconstruction_figures(config: dict) -> dict[str, dict]:
+    """``dlg.figures.reconstructions`` (name -> cell options); without it, ``main`` draws the first cell."""
+    return config["dlg"].get("figures", {}).get("reconstructions") or {"main": {}}
+
+
+def reconstruction_figure(config: dict, name: str) -> str:
     """``main`` is the headline figure; other entries of dlg.figures.reconstructions get a suffix."""
-    return "figures/dlg_reconstructions.png" if name == "main" else f"figures/dlg_reconstructions_{name}.png"
+    stem = "dlg_reconstructions" if name == "main" else f"dlg_reconstructions_{name}"
+    return f"{figures_root(config)}/{stem}.png"

@@ -10,7 +10,7 @@
 #                                                              # after --: snakemake arguments for both runs
 #
 # Both runs happen in scratch folders (links to Snakefile, workflow/,
-# experiments/), so the repository's results/ and figures/ stay untouched.
+# experiments/), so the repository's results/ stay untouched.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 export PATH="$repo/.venv/bin:$PATH"

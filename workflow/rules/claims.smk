@@ -13,7 +13,7 @@ CLAIM_SOURCES = {
     ]
     if section in config
 }
-ALL_TARGETS.append("figures/claims.md")
+ALL_TARGETS.extend([f"{FIGURES}/claims.md", f"{FIGURES}/claims.html"])
 
 
 rule table_claims_ledger:
@@ -21,10 +21,13 @@ rule table_claims_ledger:
         claims="experiments/claims.yaml",
         csvs=list(CLAIM_SOURCES.values()),
     output:
-        ledger=report(
-            "figures/claims.md",
+        ledger=f"{FIGURES}/claims.md",
+        html=report(
+            f"{FIGURES}/claims.html",
             caption="../report/claims.rst",
             category="Claims ledger",
+            subcategory="Both papers",
+            labels=shown("Every claim of both papers: verdict on this config's results (table)"),
         ),
         table=f"{RESULTS}/claims.csv",
     params:
@@ -37,3 +40,4 @@ rule table_claims_ledger:
     shell:
         "sharegrad claims --claims {input.claims} {params.csvs} --title 'config {params.title}' "
         "--out {output.ledger} --table {output.table} > {log} 2>&1"
+        " && sharegrad html {output.ledger} --out {output.html} >> {log} 2>&1"

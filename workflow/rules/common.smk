@@ -5,6 +5,8 @@ import sharegrad.pipeline as pipeline
 import sharegrad.pipeline_defenses as pipeline_defenses
 
 RESULTS = pipeline.results_root(config)
+# Every figure and table of this config (and nothing of another's): results/<name>/figures/.
+FIGURES = pipeline.figures_root(config)
 LOGS = f"logs/{config['name']}"
 THREADS = config.get("threads", 1)
 # For `--software-deployment-method conda`: every rule runs in the project's
@@ -24,3 +26,14 @@ ALL_TARGETS = []
 
 def all_targets():
     return list(ALL_TARGETS)
+
+
+# The report's groups: one category per paper, a subcategory per stage; the claims
+# ledger's category sorts first (the report orders categories alphabetically).
+DLG_PAPER = "Deep Leakage from Gradients"
+DTS_PAPER = "Distributed Training Across the World"
+
+
+def shown(what):
+    """An item's title in the report: what it shows, not its file name."""
+    return {"item": what}

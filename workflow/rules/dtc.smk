@@ -8,8 +8,8 @@ import json
 import sharegrad.pipeline_dtc as pipeline_dtc
 
 ALL_TARGETS.extend([
-    "figures/dtc_accuracy.md", "figures/dtc_curves.png", "figures/dtc_delay_period.png",
-    "figures/dtc_defense_cost.md",
+    f"{FIGURES}/dtc_accuracy.md", f"{FIGURES}/dtc_accuracy.html", f"{FIGURES}/dtc_curves.png",
+    f"{FIGURES}/dtc_delay_period.png", f"{FIGURES}/dtc_defense_cost.md", f"{FIGURES}/dtc_defense_cost.html",
 ])
 
 
@@ -56,7 +56,10 @@ rule figure_dtc_accuracy:
     input:
         f"{RESULTS}/dtc.csv",
     output:
-        report("figures/dtc_accuracy.md", caption="../report/dtc_accuracy.rst", category="Distributed training"),
+        table=f"{FIGURES}/dtc_accuracy.md",
+        html=report(f"{FIGURES}/dtc_accuracy.html", caption="../report/dtc_accuracy.rst", category=DTS_PAPER,
+                    subcategory="Distributed training",
+                    labels=shown("Final test accuracy per method, against synchronous SGD (table)")),
     params:
         options=json.dumps({"config": config["name"]}),
     conda:
@@ -64,14 +67,16 @@ rule figure_dtc_accuracy:
     log:
         f"{LOGS}/figures/dtc_accuracy.log",
     shell:
-        "sharegrad figure dtc_accuracy --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"
+        "sharegrad figure dtc_accuracy --csv {input} --out {output.table} --html {output.html}"
+        " --options '{params.options}' > {log} 2>&1"
 
 
 rule figure_dtc_curves:
     input:
         f"{RESULTS}/dtc_curves.csv",
     output:
-        report("figures/dtc_curves.png", caption="../report/dtc_curves.rst", category="Distributed training"),
+        report(f"{FIGURES}/dtc_curves.png", caption="../report/dtc_curves.rst", category=DTS_PAPER,
+               subcategory="Distributed training", labels=shown("Training loss and test accuracy over the epochs")),
     conda:
         CONDA_ENV
     log:
@@ -84,8 +89,8 @@ rule figure_dtc_delay_period:
     input:
         f"{RESULTS}/dtc.csv",
     output:
-        report("figures/dtc_delay_period.png", caption="../report/dtc_delay_period.rst",
-               category="Distributed training"),
+        report(f"{FIGURES}/dtc_delay_period.png", caption="../report/dtc_delay_period.rst", category=DTS_PAPER,
+               subcategory="Distributed training", labels=shown("Accuracy against delay and period")),
     conda:
         CONDA_ENV
     log:
@@ -98,8 +103,9 @@ rule figure_dtc_defense_cost:
     input:
         f"{RESULTS}/dtc.csv",
     output:
-        report("figures/dtc_defense_cost.md", caption="../report/dtc_defense_cost.rst",
-               category="Distributed training"),
+        table=f"{FIGURES}/dtc_defense_cost.md",
+        html=report(f"{FIGURES}/dtc_defense_cost.html", caption="../report/dtc_defense_cost.rst", category=DTS_PAPER,
+                    subcategory="Distributed training", labels=shown("Accuracy cost of each defense (table)")),
     params:
         options=json.dumps({"config": config["name"]}),
     conda:
@@ -107,4 +113,5 @@ rule figure_dtc_defense_cost:
     log:
         f"{LOGS}/figures/dtc_defense_cost.log",
     shell:
-        "sharegrad figure dtc_defense_cost --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"
+        "sharegrad figure dtc_defense_cost --csv {input} --out {output.table} --html {output.html}"
+        " --options '{params.options}' > {log} 2>&1"

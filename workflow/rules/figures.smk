@@ -1,15 +1,16 @@
-# Figures and tables: each reads only aggregated CSVs, so it rebuilds without
-# rerunning any attack or training job.
+# Figures and tables of the image attacks: each reads only aggregated CSVs, so it
+# rebuilds without rerunning any attack or training job.
 
 import json
 
-RECONSTRUCTIONS = config["dlg"]["figures"]["reconstructions"]
+RECONSTRUCTIONS = pipeline.reconstruction_figures(config)
 ALL_TARGETS.extend(
-    [pipeline.reconstruction_figure(name) for name in RECONSTRUCTIONS]
+    [pipeline.reconstruction_figure(config, name) for name in RECONSTRUCTIONS]
     + [
-        "figures/dlg_summary.md",
-        "figures/dlg_batch_size.png",
-        "figures/dlg_loss_curves.png",
+        f"{FIGURES}/dlg_summary.md",
+        f"{FIGURES}/dlg_summary.html",
+        f"{FIGURES}/dlg_batch_size.png",
+        f"{FIGURES}/dlg_loss_curves.png",
     ]
 )
 
@@ -19,12 +20,14 @@ rule figure_dlg_reconstructions:
         f"{RESULTS}/dlg.csv",
     output:
         report(
-            "figures/dlg_reconstructions.png",
+            f"{FIGURES}/dlg_reconstructions.png",
             caption="../report/dlg_reconstructions.rst",
-            category="Deep Leakage from Gradients",
+            category=DLG_PAPER,
+            subcategory="Images",
+            labels=shown("Reconstructions over the iterations"),
         ),
     params:
-        options=json.dumps(RECONSTRUCTIONS["main"]),
+        options=json.dumps(RECONSTRUCTIONS.get("main", {})),
     conda:
         CONDA_ENV
     log:
@@ -36,9 +39,11 @@ rule figure_dlg_reconstructions:
 use rule figure_dlg_reconstructions as figure_dlg_reconstructions_named with:
     output:
         report(
-            "figures/dlg_reconstructions_{name}.png",
+            f"{FIGURES}/dlg_reconstructions_{{name}}.png",
             caption="../report/dlg_reconstructions.rst",
-            category="Deep Leakage from Gradients",
+            category=DLG_PAPER,
+            subcategory="Images",
+            labels=shown("Reconstructions over the iterations: {name}"),
         ),
     params:
         options=lambda w: json.dumps(RECONSTRUCTIONS[w.name]),
@@ -51,9 +56,11 @@ rule figure_dlg_batch_size:
         f"{RESULTS}/dlg.csv",
     output:
         report(
-            "figures/dlg_batch_size.png",
+            f"{FIGURES}/dlg_batch_size.png",
             caption="../report/dlg_batch_size.rst",
-            category="Deep Leakage from Gradients",
+            category=DLG_PAPER,
+            subcategory="Images",
+            labels=shown("Success rate and iterations against batch size"),
         ),
     conda:
         CONDA_ENV
@@ -68,9 +75,11 @@ rule figure_dlg_loss_curves:
         f"{RESULTS}/dlg_curves.csv",
     output:
         report(
-            "figures/dlg_loss_curves.png",
+            f"{FIGURES}/dlg_loss_curves.png",
             caption="../report/dlg_loss_curves.rst",
-            category="Deep Leakage from Gradients",
+            category=DLG_PAPER,
+            subcategory="Images",
+            labels=shown("Gradient-match loss over the iterations"),
         ),
     conda:
         CONDA_ENV
@@ -84,10 +93,13 @@ rule figure_dlg_summary:
     input:
         f"{RESULTS}/dlg.csv",
     output:
-        report(
-            "figures/dlg_summary.md",
+        table=f"{FIGURES}/dlg_summary.md",
+        html=report(
+            f"{FIGURES}/dlg_summary.html",
             caption="../report/dlg_summary.rst",
-            category="Deep Leakage from Gradients",
+            category=DLG_PAPER,
+            subcategory="Images",
+            labels=shown("Summary per cell: success rate, MSE, labels, time (table)"),
         ),
     params:
         options=json.dumps({"config": config["name"]}),
@@ -96,4 +108,5 @@ rule figure_dlg_summary:
     log:
         f"{LOGS}/figures/dlg_summary.log",
     shell:
-        "sharegrad figure dlg_summary --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"
+        "sharegrad figure dlg_summary --csv {input} --out {output.table} --html {output.html}"
+        " --options '{params.options}' > {log} 2>&1"

@@ -2,23 +2,34 @@
 # (workflow/report/workflow.rst) and a provenance table of every result.
 # Included after every stage's rule file, so ALL_TARGETS is complete here.
 
+import os
+
 from sharegrad.provenance import config_hash as _config_hash
 
 
 report: "../report/workflow.rst"
 
 
-PROVENANCE_TABLE = "figures/provenance.md"
+PROVENANCE_TABLE = f"{FIGURES}/provenance.md"
+PROVENANCE_PAGE = f"{FIGURES}/provenance.html"
 
 
 rule report_provenance:
     input:
         # Every other target first: the table then covers every result of the run.
-        [target for target in ALL_TARGETS if target != PROVENANCE_TABLE],
+        [target for target in ALL_TARGETS if target not in (PROVENANCE_TABLE, PROVENANCE_PAGE)],
     output:
-        report(PROVENANCE_TABLE, caption="../report/provenance.rst", category="Provenance"),
+        table=PROVENANCE_TABLE,
+        html=report(
+            PROVENANCE_PAGE,
+            caption="../report/provenance.rst",
+            category="Provenance",
+            subcategory="Every result",
+            labels=shown("Commit, settings hash, versions, device and host of every result (table)"),
+        ),
     params:
-        results=RESULTS,
+        # results/<name>/, the folder above this config's figures/
+        results=lambda wildcards, output: os.path.dirname(os.path.dirname(output.table)),
         config_name=config["name"],
         config_hash=_config_hash(config),
     conda:
@@ -27,7 +38,8 @@ rule report_provenance:
         f"{LOGS}/report_provenance.log",
     shell:
         "sharegrad provenance --results {params.results} --config-name {params.config_name} "
-        "--config-hash {params.config_hash} --out {output} > {log} 2>&1"
+        "--config-hash {params.config_hash} --out {output.table} > {log} 2>&1"
+        " && sharegrad html {output.table} --out {output.html} >> {log} 2>&1"
 
 
-ALL_TARGETS.append(PROVENANCE_TABLE)
+ALL_TARGETS.extend([PROVENANCE_TABLE, PROVENANCE_PAGE])

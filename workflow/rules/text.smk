@@ -2,13 +2,16 @@
 # -> the sentence. One job = one cell (model x attack x defense x level) on a
 # range of sentences; then one CSV; then the figures, which read only the CSVs.
 
+from sharegrad.checkpoint import cli_args as checkpoint_args
+
 import json
 
 import sharegrad.pipeline_text as pipeline_text
 
 TEXT = config["text"]
-TEXT_FIGURES = ["text_decoding.md", "text_summary.md", "text_length.png", "text_defenses.png"]
-ALL_TARGETS.extend([f"figures/{name}" for name in TEXT_FIGURES])
+TEXT_FIGURES = ["text_decoding.md", "text_decoding.html", "text_summary.md", "text_summary.html", "text_length.png",
+                "text_defenses.png"]
+ALL_TARGETS.extend([f"{FIGURES}/{name}" for name in TEXT_FIGURES])
 
 
 rule text_corpus:
@@ -31,6 +34,9 @@ rule text_attack:
         directory(f"{RESULTS}/text/{{cell}}/chunk~{{chunk}}"),
     params:
         args=lambda w: pipeline_text.text_cli_args(config, w.cell, w.chunk),
+        # finished sentences and the running attack's checkpoint, kept across a killed job
+        stash=f"{RESULTS}/text/{{cell}}/.stash",
+        checkpoint=checkpoint_args(config),
     conda:
         CONDA_ENV
     log:
@@ -43,7 +49,7 @@ rule text_attack:
         runtime=600,
         mem_mb=8000,
     shell:
-        "sharegrad dlg-text --sentences {input} {params.args} --out-dir {output} > {log} 2>&1"
+        "sharegrad dlg-text --sentences {input} {params.args} --out-dir {output} --stash {params.stash} {params.checkpoint} > {log} 2>&1"
 
 
 rule text_aggregate:
@@ -64,7 +70,9 @@ rule figure_text_decoding:
     input:
         rules.text_aggregate.output.snapshots,
     output:
-        report("figures/text_decoding.md", caption="../report/text_decoding.rst", category="DLG on text"),
+        table=f"{FIGURES}/text_decoding.md",
+        html=report(f"{FIGURES}/text_decoding.html", caption="../report/text_decoding.rst", category=DLG_PAPER,
+                    subcategory="Text", labels=shown("A sentence decoded over the iterations (table)")),
     params:
         options=json.dumps(TEXT["figures"]["decoding"]),
     conda:
@@ -72,14 +80,17 @@ rule figure_text_decoding:
     log:
         f"{LOGS}/figures/text_decoding.log",
     shell:
-        "sharegrad figure text_decoding --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"
+        "sharegrad figure text_decoding --csv {input} --out {output.table} --html {output.html}"
+        " --options '{params.options}' > {log} 2>&1"
 
 
 rule figure_text_summary:
     input:
         rules.text_aggregate.output.table,
     output:
-        report("figures/text_summary.md", caption="../report/text_summary.rst", category="DLG on text"),
+        table=f"{FIGURES}/text_summary.md",
+        html=report(f"{FIGURES}/text_summary.html", caption="../report/text_summary.rst", category=DLG_PAPER,
+                    subcategory="Text", labels=shown("Token accuracy, ROUGE-L and exact matches per cell (table)")),
     params:
         options=json.dumps({"config": config["name"]}),
     conda:
@@ -87,14 +98,16 @@ rule figure_text_summary:
     log:
         f"{LOGS}/figures/text_summary.log",
     shell:
-        "sharegrad figure text_summary --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"
+        "sharegrad figure text_summary --csv {input} --out {output.table} --html {output.html}"
+        " --options '{params.options}' > {log} 2>&1"
 
 
 rule figure_text_length:
     input:
         rules.text_aggregate.output.table,
     output:
-        report("figures/text_length.png", caption="../report/text_length.rst", category="DLG on text"),
+        report(f"{FIGURES}/text_length.png", caption="../report/text_length.rst", category=DLG_PAPER,
+               subcategory="Text", labels=shown("Recovery against sentence length")),
     params:
         options=json.dumps({}),
     conda:
@@ -109,7 +122,8 @@ rule figure_text_defenses:
     input:
         rules.text_aggregate.output.table,
     output:
-        report("figures/text_defenses.png", caption="../report/text_defenses.rst", category="DLG on text"),
+        report(f"{FIGURES}/text_defenses.png", caption="../report/text_defenses.rst", category=DLG_PAPER,
+               subcategory="Text", labels=shown("Text recovery per defense and level")),
     params:
         options=json.dumps(TEXT["figures"]["defenses"]),
     conda:

@@ -8,7 +8,16 @@ from sharegrad.registry import Registry
 from sharegrad.seeding import derive_seed
 
 MODELS: Registry = Registry("model", __name__)
-register_model = MODELS.register
+
+
+def register_model(name: str, modality: str = "image"):
+    """Register a constructor under ``name``; ``modality`` (image or text) says which stage may use it."""
+
+    def decorate(constructor):
+        constructor.modality = modality
+        return MODELS.register(name)(constructor)
+
+    return decorate
 
 
 def build_model(name: str, num_classes: int, seed: int, **options) -> torch.nn.Module:

@@ -82,21 +82,21 @@ def describe(model) -> dict:
     }
 
 
-@register_model("bert_tiny_random")
+@register_model("bert_tiny_random", modality="text")
 def bert_tiny_random(num_classes: int = 30522, **options):
     model = _random({**TINY, "vocab_size": num_classes, **options})
     model.sharegrad_weights = "random init (seeded), 2 layers x 128"
     return model
 
 
-@register_model("bert_base_random")
+@register_model("bert_base_random", modality="text")
 def bert_base_random(num_classes: int = 30522, **options):
     model = _random({"vocab_size": num_classes, **options})
     model.sharegrad_weights = "random init (seeded), bert-base shape (12 layers x 768)"
     return model
 
 
-@register_model("minilm_l6_offline")
+@register_model("minilm_l6_offline", modality="text")
 def minilm_l6_offline(num_classes: int = 30522, **options):
     from transformers import BertForMaskedLM
 
@@ -127,7 +127,7 @@ def minilm_l6_offline(num_classes: int = 30522, **options):
     return _finish(model)
 
 
-@register_model("bert_base_hub")
+@register_model("bert_base_hub", modality="text")
 def bert_base_hub(num_classes: int = 30522, hub_name: str = "bert-base-uncased", **options):
     from transformers import BertForMaskedLM
 

@@ -14,6 +14,7 @@ def register_cli(subparsers) -> None:
     p.add_argument("--csv", nargs="+", required=True, help="aggregated CSV file(s) it reads")
     p.add_argument("--out", required=True)
     p.add_argument("--options", default="{}", help="JSON object of figure options")
+    p.add_argument("--html", help="a table (.md output) also rendered as this HTML page (what the report shows)")
 
     def handler(args):
         from sharegrad.report import FIGURES
@@ -26,7 +27,14 @@ def register_cli(subparsers) -> None:
             options = json.loads(args.options)
         except json.JSONDecodeError as exc:
             raise UserError(f"--options is not valid JSON: {exc}") from None
+        if args.html and Path(args.out).suffix != ".md":
+            raise UserError(f"--html renders a Markdown table; {args.out} is not a .md file")
         render([Path(c) for c in args.csv], Path(args.out), options)
         print(f"wrote {args.out}")
+        if args.html:
+            from sharegrad.report.html import write_html
+
+            write_html(Path(args.out), Path(args.html))
+            print(f"wrote {args.html}")
 
     p.set_defaults(handler=handler)

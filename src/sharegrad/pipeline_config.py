@@ -1,0 +1,162 @@
+"""Every name a config gives, checked against the registries before any job starts.
+
+The schema (experiments/schema.yaml) checks the shape and the values it can know;
+the names of models, attacks, defenses, sync methods and attack settings live in
+the plug-in registries, so they are checked here, by the Snakefile, right after
+the schema. Each problem names the field and the valid choices; all are reported
+at once. Image and text models (and attacks) are kept apart: a stage is offered
+only its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from sharegrad.errors import UserError
+
+IMAGE, TEXT = "image", "text"
+
+
+def model_names(modality: str) -> list[str]:
+    from sharegrad.models import MODELS
+
+    return [name for name in MODELS.names() if getattr(MODELS.get(name), "modality", IMAGE) == modality]
+
+
+def attack_modality(attack) -> str:
+    """What an attack reconstructs. Attacks do not declare it yet, so an attack that does not is an image
+    attack unless it comes from a ``text*`` module of attacks/ (text_dlg.py)."""
+    declared = getattr(attack, "modality", None)
+    if declared:
+        return declared
+    return TEXT if attack.__module__.rsplit(".", 1)[-1].startswith("text") else IMAGE
+
+
+def attack_names(modality: str) -> list[str]:
+    from sharegrad.attacks import ATTACKS
+
+    return [name for name in ATTACKS.names() if attack_modality(ATTACKS.get(name)) == modality]
+
+
+def settings_validator(attack):
+    """The attack's own check of its settings (``attack.validate``, else its module's ``resolve``), or None."""
+    validate = getattr(attack, "validate", None)
+    if validate is None:
+        validate = getattr(importlib.import_module(attack.__module__), "resolve", None)
+    return validate
+
+
+def _unknown(field: str, value, choices: list[str], kind: str) -> str:
+    return f"{field}: unknown {kind} {value!r}; choose one of {', '.join(choices)}"
+
+
+def _check_values(field: str, values, choices: list[str], kind: str) -> list[str]:
+    return [_unknown(field, value, choices, kind) for value in values if value not in choices]
+
+
+def _attack_settings_problems(field: str, settings: dict, attacks: list[str]) -> list[str]:
+    from sharegrad.attacks import ATTACKS
+
+    problems = []
+    for name, values in settings.items():
+        if name not in attacks:
+            problems.append(_unknown(f"{field}.{name}", name, attacks, "attack"))
+            continue
+        validate = settings_validator(ATTACKS.get(name))
+        if validate is not None:
+            try:
+                validate(dict(values))
+            except UserError as exc:
+                problems.append(f"{field}.{name}: {exc}")
+    return problems
+
+
+def _image_grid_problems(field: str, grids: list[dict], models: list[str], attacks: list[str],
+                         defenses: list[str]) -> list[str]:
+    problems = []
+    for i, spec in enumerate(grids):
+        where = f"{field}[{i}]"
+        problems += _check_values(f"{where}.model", spec.get("model", []), models, "image model")
+        problems += _check_values(f"{where}.attack", spec.get("attack", []), attacks, "image attack")
+        problems += _check_values(f"{where}.defense", spec.get("defense", []), defenses, "defense")
+    return problems
+
+
+def _figure_cell_problems(field: str, figures: dict, models: list[str], attacks: list[str],
+                          defenses: list[str]) -> list[str]:
+    """A figure's cell filter names a model, attack or defense: check those too."""
+    problems = []
+    for name, options in figures.items():
+        if not isinstance(options, dict):
+            continue
+        for key, choices, kind in (("model", models, "model"), ("attack", attacks, "attack"),
+                                   ("defense", defenses, "defense")):
+            if key in options and options[key] not in choices:
+                problems.append(_unknown(f"{field}.{name}.{key}", options[key], choices, kind))
+    return problems
+
+
+def name_problems(config: dict) -> list[str]:
+    from sharegrad.defenses import DEFENSES
+    from sharegrad.sync import SYNC_METHODS
+    from sharegrad.train.models import BUILDERS
+
+    image_models, text_models = model_names(IMAGE), model_names(TEXT)
+    image_attacks, text_attacks = attack_names(IMAGE), attack_names(TEXT)
+    defenses, sync_methods, train_models = DEFENSES.names(), SYNC_METHODS.names(), sorted(BUILDERS)
+    problems = []
+
+    dlg = config["dlg"]
+    problems += _image_grid_problems("dlg.grids", dlg["grids"], image_models, image_attacks, defenses)
+    problems += _attack_settings_problems("dlg.attack_settings", dlg.get("attack_settings", {}), image_attacks)
+    reconstructions = dlg.get("figures", {}).get("reconstructions", {})
+    problems += _figure_cell_problems("dlg.figures.reconstructions", reconstructions, image_models, image_attacks,
+                                      defenses)
+    for name in reconstructions:
+        if not str(name).replace("_", "").isalnum():
+            problems.append(f"dlg.figures.reconstructions: figure name {name!r} goes into a file name; "
+                            "use letters, digits and _")
+
+    if "defenses" in config:
+        section = config["defenses"]
+        problems += _image_grid_problems("defenses.grids", section["grids"], image_models, image_attacks, defenses)
+        problems += _figure_cell_problems("defenses.figures", section.get("figures", {}), image_models,
+                                          image_attacks, defenses)
+
+    if "text" in config:
+        section = config["text"]
+        for i, spec in enumerate(section["grids"]):
+            where = f"text.grids[{i}]"
+            problems += _check_values(f"{where}.model", spec.get("model", []), text_models, "text model")
+            problems += _check_values(f"{where}.attack", spec.get("attack", []), text_attacks, "text attack")
+            problems += _check_values(f"{where}.defense", spec.get("defense", []), defenses, "defense")
+        problems += _attack_settings_problems("text.attack_settings", section.get("attack_settings", {}),
+                                              text_attacks)
+        problems += _figure_cell_problems("text.figures", section.get("figures", {}), text_models, text_attacks,
+                                          defenses)
+
+    if "dtc" in config:
+        section = config["dtc"]
+        for name, setup in section["setups"].items():
+            if setup["model"] not in train_models:
+                problems.append(_unknown(f"dtc.setups.{name}.model", setup["model"], train_models, "training model"))
+        for i, spec in enumerate(section["runs"]):
+            problems += _check_values(f"dtc.runs[{i}].method", spec.get("method", []), sync_methods, "sync method")
+            problems += _check_values(f"dtc.runs[{i}].defense", spec.get("defense", []), defenses, "defense")
+            problems += _check_values(f"dtc.runs[{i}].setup", spec.get("setup", []), sorted(section["setups"]),
+                                      "setup (of dtc.setups)")
+
+    if "wan" in config:
+        section = config["wan"]
+        if section["setup"]["model"] not in train_models:
+            problems.append(_unknown("wan.setup.model", section["setup"]["model"], train_models, "training model"))
+        for i, spec in enumerate(section["methods"]):
+            problems += _check_values(f"wan.methods[{i}].method", [spec["method"]], sync_methods, "sync method")
+    return problems
+
+
+def check_names(config: dict) -> None:
+    """Raise one UserError listing every unknown name in ``config`` (the config has passed the schema)."""
+    problems = name_problems(config)
+    if problems:
+        raise UserError("the config names what no registry holds:\n  " + "\n  ".join(problems))
