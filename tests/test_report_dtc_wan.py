@@ -42,13 +42,13 @@ def test_dtc_accuracy_mean_spread_and_difference_from_sync(tmp_path):
     (two,) = [s for s in sections if "2 epochs" in s]
     rows10 = {r["method"]: r for r in markdown_tables(ten)[0]}
     assert set(rows10) == {"sync", "delayed(t=2)", "sparse(p=4)", "local SGD(p=4)", "local SGD(p=4, warm-up 10)"}
-    assert rows10["sync"]["test accuracy % (mean ± sd)"] == "91.00 ± 1.41"  # sd of 90, 92: sqrt(2)
-    assert rows10["sync"]["seeds"] == "2"
+    assert rows10["sync"][dtc_accuracy.ACCURACY] == "91.00 ± 1.41"  # sd of 90, 92: sqrt(2)
+    assert rows10["sync"][dtc_accuracy.SEEDS] == "2"
     assert float(rows10["sync"]["MB sent / rank / epoch"]) == pytest.approx(2.0)   # mean of 1 and 3 MB
     assert float(rows10["sync"]["steps/s"]) == pytest.approx(50.0)
-    assert rows10["delayed(t=2)"]["test accuracy % (mean ± sd)"] == "87.00 ± 1.41"
+    assert rows10["delayed(t=2)"][dtc_accuracy.ACCURACY] == "87.00 ± 1.41"
     assert float(rows10["delayed(t=2)"]["vs sync (points)"]) == pytest.approx(-4.0)
-    assert rows10["sparse(p=4)"]["test accuracy % (mean ± sd)"] == "90.50"
+    assert rows10["sparse(p=4)"][dtc_accuracy.ACCURACY] == "90.50"
     assert float(rows10["sparse(p=4)"]["vs sync (points)"]) == pytest.approx(-0.5)
     assert float(rows10["local SGD(p=4)"]["vs sync (points)"]) == pytest.approx(-11.0)
     assert float(rows10["local SGD(p=4, warm-up 10)"]["vs sync (points)"]) == pytest.approx(-7.0)

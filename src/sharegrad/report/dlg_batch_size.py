@@ -14,7 +14,7 @@ import pandas as pd
 from sharegrad.claims import claims_in_group
 from sharegrad.report import register_figure
 from sharegrad.report.stats import wilson_interval
-from sharegrad.report.style import plt, save
+from sharegrad.report.style import dodge, include, palette, plain_ticks, plt, save
 
 
 def paper_iterations() -> dict[int, float]:
@@ -44,19 +44,37 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = table[table.defense.astype(str) == "none"] if "defense" in table else table
     stats = by_batch_size(table)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for key, series in stats.groupby(SERIES, dropna=False):
+    groups = list(stats.groupby(SERIES, dropna=False))
+    colours = palette(len(groups))
+    for index, (key, series) in enumerate(groups):
         series = series.sort_values("batch_size")
         label = " / ".join(str(k) for k in key[:-1]) + f" / {key[-1]:g} steps"
+        # series side by side at each batch size, so one's interval never hides another's
         left.errorbar(series.batch_size, series.rate, yerr=[series.rate - series.low, series.high - series.rate],
-                      marker="o", capsize=3, label=label)
-        right.plot(series.batch_size, series.median_iterations, marker="o", label=label)
+                      marker="o", capsize=3, label=label, color=colours[index],
+                      transform=dodge(left, index, len(groups)))
+        include(left, series.batch_size, series.low), include(left, series.batch_size, series.high)
+        right.plot(series.batch_size, series.median_iterations, marker="o", label=label, color=colours[index])
     paper = pd.Series(paper_iterations()).sort_index()
     right.plot(paper.index, paper.values, "k--", marker="x", label="paper, CIFAR (recalled)")
     left.set(xscale="log", xlabel="batch size", ylabel="success rate (95% CI)", ylim=(-0.05, 1.05),
              title="images recovered (MSE below threshold)")
     right.set(xscale="log", yscale="log", xlabel="batch size", ylabel="median outer steps to success",
               title="iterations to success")
-    for ax in (left, right):
-        ax.set_xticks([1, 2, 4, 8]), ax.set_xticklabels(["1", "2", "4", "8"])
+    for ax in (left, right):  # the batch sizes themselves as ticks, plain numbers
+        plain_ticks(ax.xaxis, list(stats.batch_size) + list(paper.index))
+    steps = [v for v in list(stats.median_iterations) + list(paper.values) if v == v and v > 0]
+    if steps:
+        plain_ticks(right.yaxis, log_ticks(min(steps), max(steps)))
     right.legend(fontsize=6, loc="best")
     save(fig, output)
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """1, 2, 5 times powers of ten covering [low, high]: readable ticks on a log axis."""
+    import math
+
+    ticks = [m * 10 ** e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+             for m in (1, 2, 5)]
+    inside = [t for t in ticks if low / 2 <= t <= high * 2]
+    return inside or [low, high]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.report import register_figure
-from sharegrad.report.style import plt, save
+from sharegrad.report.style import plt, save, sns
 
 # iterations (the budget) is in curves CSVs written since aggregate-dlg keeps it; older ones hold one budget.
 CELL = ["dataset", "model", "batch_size", "attack", "line_search", "labels", "iterations"]
@@ -26,11 +26,10 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
         for key, group in subset.groupby(cell, dropna=False):
             info = dict(zip(cell, key))
             # A diverged attack's curve stops early; the band is over the attacks still running.
-            stats = group.groupby("step").gradient_match_loss.quantile([0.25, 0.5, 0.75]).unstack()
             budget = f" {info['iterations']:g} steps" if "iterations" in info else ""
-            line, = ax.plot(stats.index, stats[0.5], label=f"{info['model']} bs{info['batch_size']} "
-                            f"{info['line_search']} {info['labels']}{budget}")
-            ax.fill_between(stats.index, stats[0.25], stats[0.75], alpha=0.2, color=line.get_color())
+            sns.lineplot(data=group, x="step", y="gradient_match_loss", estimator="median", errorbar=("pi", 50),
+                         err_kws={"alpha": 0.2, "lw": 0}, ax=ax, legend=False,
+                         label=f"{info['model']} bs{info['batch_size']} {info['line_search']} {info['labels']}{budget}")
         ax.set(yscale="log", xlabel="outer step", ylabel="gradient-match loss" if attack == "dlg" else "attack loss",
                title=f"{attack}: median and IQR over attacks")
         ax.legend(fontsize=6)

@@ -11,6 +11,10 @@ from sharegrad.report.dtc_common import METHOD_KEYS, SETUP_KEYS, seed_summary, w
 from sharegrad.report.style import write_text
 
 
+ACCURACY = "test accuracy % (mean ± sd over n seeds; n = 1: the run's value)"
+SEEDS = "n (seeds)"
+
+
 @register_figure("dtc_accuracy")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = with_names(pd.read_csv(csv_paths[0]))
@@ -24,9 +28,10 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
         first = group.iloc[0]
         shown = pd.DataFrame({
             "method": summary.method_name,
-            "test accuracy % (mean ± sd)": [f"{100 * m:.2f} ± {100 * s:.2f}" if n > 1 else f"{100 * m:.2f}"
-                                            for m, s, n in zip(summary["mean"], summary["std"], summary["count"])],
-            "seeds": summary["count"],
+            # one seed is a value, not a spread: its sd is omitted and n says why
+            ACCURACY: [f"{100 * m:.2f} ± {100 * s:.2f}" if n > 1 else f"{100 * m:.2f}"
+                       for m, s, n in zip(summary["mean"], summary["std"], summary["count"])],
+            SEEDS: summary["count"],
             "vs sync (points)": [f"{d:+.2f}" if d == d else "-" for d in summary["vs sync (points)"]],
             "MB sent / rank / epoch": [f"{b / 1e6:.2f}" if b == b else "n/a" for b in summary.bytes_sent_per_epoch],
             "steps/s": [f"{s:.1f}" for s in summary.mean_steps_per_s],

@@ -12,7 +12,7 @@ import pandas as pd
 
 from sharegrad.errors import UserError
 from sharegrad.report import register_figure
-from sharegrad.report.style import plt, save
+from sharegrad.report.style import plain_ticks, plt, save
 
 
 @register_figure("text_defenses")
@@ -38,6 +38,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
                 ax.axhline(baseline[column].mean(), color="grey", linestyle="--", label="no defense")
             ax.set_xscale("symlog", linthresh=1e-4)
             ax.set_xlim(left=0)
+            plain_ticks(ax.xaxis, [0] + list(cell.level.unique()))  # the levels run, as plain numbers
             ax.set_xlabel("defense level")
             ax.set_ylabel(label)
             ax.set_ylim(-0.03, 1.03)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from sharegrad.errors import UserError
 from sharegrad.report import register_figure
-from sharegrad.report.style import plt, save
+from sharegrad.report.style import palette, plt, save, sns
 
 
 @register_figure("text_length")
@@ -24,11 +24,14 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     budget = int(options.get("budget", table.budget.max()))
     table = table[table.budget == budget]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharex=True)
-    for (model, attack), cell in table.groupby(["model", "attack"]):
-        means = cell.groupby("n_tokens")[["token_accuracy", "rougeL_f"]].mean()
+    cells = list(table.groupby(["model", "attack"]))
+    colours = palette(len(cells))
+    for colour, ((model, attack), cell) in zip(colours, cells):
         for ax, column in zip(axes, ("token_accuracy", "rougeL_f")):
-            points = ax.scatter(cell.n_tokens, cell[column], s=14, alpha=0.6)
-            ax.plot(means.index, means[column], color=points.get_facecolor()[0], label=f"{model}, {attack}")
+            # every sentence a point, and the mean per length a line
+            sns.scatterplot(data=cell, x="n_tokens", y=column, s=14, alpha=0.6, color=colour, ax=ax, legend=False)
+            sns.lineplot(data=cell, x="n_tokens", y=column, estimator="mean", errorbar=None, color=colour,
+                         label=f"{model}, {attack}", ax=ax, legend=False)
     for ax, label in zip(axes, ("token accuracy", "ROUGE-L F1")):
         ax.set_xlabel("sentence length (WordPiece tokens)")
         ax.set_ylabel(label)

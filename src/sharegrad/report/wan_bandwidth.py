@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sharegrad.report import register_figure
-from sharegrad.report.style import save
+from sharegrad.report.style import palette, plain_ticks, save
 from sharegrad.report.wan_common import machine_note, model_curve
 
 
@@ -19,7 +19,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     latencies = sorted(table.latency_ms.unique())
     names = list(dict.fromkeys(table.name))
     top = max(1.15, 1.05 * table.scalability.max())  # above 1 only when the load moved between the two runs
-    colors = dict(zip(names, plt.cm.tab10(np.linspace(0, 1, 10))))
+    colors = dict(zip(names, palette(len(names))))
     cols = min(4, len(latencies))
     rows = -(-len(latencies) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows), squeeze=False, sharey=True)
@@ -35,6 +35,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
             ax.plot(line_x, model_curve(points, [latency] * len(line_x), line_x), "-", color=colors[name], lw=1)
         ax.set(xscale="log", xlabel="bandwidth (Mb/s)", title=f"latency {latency:g} ms", ylim=(0, top))
         ax.axhline(1.0, color="grey", lw=0.6, ls=":")
+        plain_ticks(ax.xaxis, table.bandwidth_mbps.unique())  # the measured values, as plain numbers
     for ax in axes.flat[len(latencies):]:
         ax.axis("off")
     for row in axes:
