@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +26,14 @@ def _clean(value):
 
 
 def write_json(path: Path, record: dict) -> None:
-    """Write atomically: a killed job never leaves a half-written result behind."""
+    """Write atomically: a killed job never leaves a half-written result behind.
+
+    The temporary file is created with mode 0666 less the umask, like every other result file
+    (``tempfile.mkstemp`` would make it 0600, and the record keeps the mode through the rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     with os.fdopen(fd, "w") as handle:
         json.dump(_clean(record), handle, indent=1)
     os.replace(tmp, path)
