@@ -16,7 +16,7 @@ import pandas as pd
 from sharegrad.errors import UserError
 from sharegrad.report import register_figure
 from sharegrad.report.defense_table import FAMILY_ORDER, family, level_label, sort_key
-from sharegrad.report.style import plt, save
+from sharegrad.report.style import plt, save, sns
 
 
 # Every setting that defines a cell but the defense; iterations (the budget) where the CSV has it.
@@ -55,7 +55,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     for ax, fam in zip(axes[0], families):
         rows = table[table.defense.map(family) == fam]
         cells = sorted({(d, lv) for d, lv in zip(rows.defense, rows.level)}, key=lambda c: sort_key(*c))
-        colours = plt.cm.viridis(np.linspace(0.0, 0.9, max(len(cells), 1)))
+        colours = sns.color_palette("viridis", max(len(cells), 1))  # one hue per level, in order
         for colour, (defense, level) in zip(colours, cells):
             q = quartiles(rows[(rows.defense == defense) & (rows.level == level)])
             ax.plot(q.index, q["median"], color=colour, lw=1.3,
