@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Screenshot of an HTML page in Debian's headless Chromium:
 #   docs/screenshot.sh PAGE.html OUT.png [WIDTHxHEIGHT] [CATEGORY]
-# With CATEGORY, PAGE is a Snakemake report and the shot shows that category's
-# first item open (the report is a script-built page that no URL can open at an
+# With CATEGORY, PAGE is a Snakemake report and the shot shows its menu of
+# categories and that category's first item open (the report is a script-built page that no URL can open at an
 # item, so a copy of it gets a script that opens it once the page has drawn).
 # Installs chromium with apt-get when it is missing and this is root.
 set -euo pipefail
@@ -30,7 +30,8 @@ setTimeout(function () {
   var subcategory = Object.keys(categories[category]).sort()[0];
   var path = categories[category][subcategory][0];
   var mime = results[path].mime_type;
-  app.setView({navbarMode: "subcategory", category: category, subcategory: subcategory, resultPath: path,
+  // the menu (every category of the report) on the left, the item on the right
+  app.setView({navbarMode: "menu", category: category, subcategory: subcategory, resultPath: path,
                content: mime === "text/html" ? "html" : "img", contentPath: results[path].data_uri});
 }, 1000);
 </script>

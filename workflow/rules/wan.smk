@@ -64,7 +64,7 @@ rule figure_wan_latency:
         f"{RESULTS}/wan.csv",
     output:
         report(f"{FIGURES}/wan_latency.png", caption="../report/wan_latency.rst", category=DTS_PAPER,
-               subcategory="WAN", labels=shown("Throughput against link latency")),
+               subcategory="WAN", labels=shown("Scalability against link latency, measured and modelled")),
     conda:
         CONDA_ENV
     log:
@@ -78,7 +78,7 @@ rule figure_wan_bandwidth:
         f"{RESULTS}/wan.csv",
     output:
         report(f"{FIGURES}/wan_bandwidth.png", caption="../report/wan_bandwidth.rst", category=DTS_PAPER,
-               subcategory="WAN", labels=shown("Throughput against link bandwidth")),
+               subcategory="WAN", labels=shown("Scalability against link bandwidth, measured and modelled")),
     conda:
         CONDA_ENV
     log:
