@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv demo test paper-dry-run lint clean-results slurm-smoke slurm-smoke-full report
+.PHONY: venv demo test paper-dry-run lint clean-results slurm-smoke slurm-smoke-full report plan
 
 venv: $(VENV)/.installed
 
@@ -45,6 +45,13 @@ report: venv
 
 test: venv
 	$(BIN)/python -m pytest -q
+
+# What paper.yaml costs on each measured device class, and with the smaller overlay
+# (sharegrad plan; the tables land in docs/, the README links them).
+plan: venv
+	$(BIN)/sharegrad plan --config experiments/paper.yaml --profile workflow/profiles/default --markdown docs/plan_paper.md > /dev/null
+	$(BIN)/sharegrad plan --config experiments/paper.yaml --config experiments/paper_small.yaml --profile workflow/profiles/default --markdown docs/plan_paper_small.md > /dev/null
+	@echo "wrote docs/plan_paper.md and docs/plan_paper_small.md"
 
 paper-dry-run: venv
 	$(BIN)/snakemake -n --cores all
