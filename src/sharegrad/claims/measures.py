@@ -30,7 +30,7 @@ CELL_COLUMNS = {
     "text": ["model", "attack", "defense", "level"],
     "dtc": ["dataset", "model", "method", "delay", "period", "ratio", "powersgd_rank", "warmup_steps", "defense",
             "defense_level", "epochs", "batch_size", "lr", "momentum", "weight_decay", "world_size", "setup"],
-    "wan": ["model", "method", "delay", "period", "ratio", "powersgd_rank", "warmup_steps", "latency_ms",
+    "wan": ["model", "method", "delay", "period", "ratio", "powersgd_rank", "warmup_steps", "momentum", "latency_ms",
             "bandwidth_mbps", "world_size"],
     "wan_projection": ["name", "method", "delay", "period", "ratio", "servers", "latency_ms", "bandwidth_mbps"],
 }
@@ -184,7 +184,10 @@ def accuracy_difference(rows: pd.DataFrame, table: pd.DataFrame, cell: dict, cla
 def scalability(rows: pd.DataFrame, table: pd.DataFrame, cell: dict, claim: dict, source: str) -> Measurement:
     """Measured throughput of N ranks over N times one rank's (mean over repeated points)."""
     values = rows.scalability.astype(float)
-    return Measurement(value=float(values.mean()), n=len(values), text=f"{values.mean():.3f} ({len(values)} run(s))")
+    compute = (f", compute {1000 * rows.compute_per_step_s.astype(float).median():.1f} ms/step"
+               if "compute_per_step_s" in rows else "")
+    return Measurement(value=float(values.mean()), n=len(values),
+                       text=f"{values.mean():.3f} ({len(values)} run(s){compute})")
 
 
 @register_measure("hidden_latency")
