@@ -73,3 +73,26 @@ def test_one_attack_end_to_end_writes_json_npz_png(tmp_path, embedded_root):
     assert len(record["loss_curve"]) == 3 and record["wall_time_s"] > 0
     assert {"mse", "psnr", "recovered_label", "true_label"} <= set(record["images"][0])
     assert (out / "attack~0.npz").exists() and (out / "attack~0.png").stat().st_size > 1000
+
+
+def test_help_and_argument_errors_import_no_stage():
+    """`sharegrad --help` reads the stages' commands from their sources: torch is never imported."""
+    code = ("import sys\nfrom sharegrad.cli import main\n"
+            "for argv in (['--help'], ['no-such-command']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in ('torch', 'pandas', 'sharegrad.stages.dlg_images') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout + proc.stderr
+
+
+def test_the_source_index_lists_what_the_stages_register():
+    """Every subcommand (name and help) the stage modules register, and no other, is in the static index."""
+    from sharegrad.cli import build_parser, stage_commands
+
+    def listed(parser):
+        action = next(a for a in parser._actions if a.dest == "command")
+        return {c.dest: c.help for c in action._choices_actions}
+
+    index = {name: help_text for commands in stage_commands().values() for name, help_text in commands or []}
+    assert listed(build_parser()) == index
+    assert listed(build_parser("dlg", only_chosen=True)) == index
