@@ -120,7 +120,7 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
             fixed.append(fixed_labels(model, target, grads, settings["labels"]).to(device))
         onehot = torch.stack([F.one_hot(labels, target0.num_classes).float() for labels in fixed])
     objective = GradientMatch(models, shared, target0.input_shape, target0.num_classes, joint, onehot,
-                              factor_head=factor_head, compile=compile)
+                              factor_head=factor_head, compile=compile, fixed_shape=True)
     lbfgs = lbfgs_settings(settings)
     variables = [initial_variables(t, s, joint, device) for t, s in zip(targets, seeds)]
     if history not in HISTORIES:

@@ -103,7 +103,13 @@ class GradientMatch:
 
     def __init__(self, models: list[torch.nn.Module], shared: list[list[torch.Tensor]], input_shape: tuple[int, ...],
                  num_classes: int, joint: bool, onehot: torch.Tensor | None = None, factor_head: bool = True,
-                 compile: bool = False):
+                 compile: bool = False, fixed_shape: bool = False):
+        """``fixed_shape``: every call evaluates all K rows, each attack in its own row (the others
+        at their latest point), as a compiled call must. On some CPUs the kernels vmap picks
+        depend on how many rows a call has, so without it an attack's numbers change when
+        another attack stops; with it they depend on the attack's own data only, which is what
+        lets an attack resume from its checkpoint while the others are at other steps."""
+        self.fixed_shape = fixed_shape and len(models) >= 2
         self.input_shape = tuple(input_shape)
         self.label_shape = (input_shape[0], num_classes)
         self.joint = joint
@@ -195,7 +201,7 @@ class GradientMatch:
     def __call__(self, attacks: list[int], points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Losses [k] and flat gradients [k, n] of ``attacks`` at ``points`` [k, n]."""
         count = len(next(iter(self.shared.values())))
-        if self.compiled and attacks != list(range(count)):
+        if (self.compiled or self.fixed_shape) and attacks != list(range(count)):
             # a compiled call keeps one shape: all K rows, the others at their latest point
             # (rows are independent, so their values do not touch the asked ones)
             if self._rows is None:
@@ -208,8 +214,9 @@ class GradientMatch:
             loss, flat = self(list(range(count)), self._rows)
             rows = torch.as_tensor(attacks, device=points.device)
             return loss[rows], flat[rows]
-        if self.compiled:
+        if self.compiled or self.fixed_shape:
             self._rows = points.clone()
+        if self.compiled:
             if not self.compile_seconds:
                 start = time.perf_counter()
                 result = self._evaluate(attacks, points)
