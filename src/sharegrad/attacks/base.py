@@ -60,5 +60,8 @@ def victim_gradients(model: torch.nn.Module, inputs: torch.Tensor, labels: torch
 
 
 def run_attack(name: str, model: torch.nn.Module, target: Target, config: dict, *, seed: int,
-               observer: Observer | None = None) -> AttackResult:
-    return ATTACKS.get(name)(model, target, config, seed=seed, observer=observer)
+               observer: Observer | None = None, checkpoint=None) -> AttackResult:
+    """``checkpoint`` (sharegrad.checkpoint.AttackCheckpoint): the attack resumes from it and saves to it."""
+    if checkpoint is None:
+        return ATTACKS.get(name)(model, target, config, seed=seed, observer=observer)
+    return ATTACKS.get(name)(model, target, config, seed=seed, observer=observer, checkpoint=checkpoint)

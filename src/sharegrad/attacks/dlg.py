@@ -73,7 +73,8 @@ def fixed_labels(model, target: Target, shared: list[torch.Tensor], strategy: st
 
 
 @register_attack("dlg")
-def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, observer=None) -> AttackResult:
+def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, observer=None,
+        checkpoint=None) -> AttackResult:
     settings = resolve(config)
     device = target.shared_gradients[0].device
     shared = [g.detach() for g in target.shared_gradients]
@@ -109,10 +110,23 @@ def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, obse
 
     loss_curve: list[float] = []
     snapshots = {0: dummy.detach().clone()}
-    if observer:
-        observer(0, dummy.detach())
     status, diverged_at, steps = "finished", None, 0
-    for step in range(1, int(settings["iterations"]) + 1):
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        with torch.no_grad():
+            for variable, value in zip(variables, saved["variables"]):
+                variable.copy_(value)
+        optimizer.load_state_dict(saved["optimizer"])
+        loss_curve, snapshots, steps, evaluations = (saved["loss_curve"], saved["snapshots"], saved["steps"],
+                                                     saved["evaluations"])
+    elif observer:
+        observer(0, dummy.detach())
+
+    def state() -> dict:
+        return {"variables": [v.detach().clone() for v in variables], "optimizer": optimizer.state_dict(),
+                "loss_curve": loss_curve, "snapshots": snapshots, "steps": steps, "evaluations": evaluations}
+
+    for step in range(steps + 1, int(settings["iterations"]) + 1):
         loss = float(optimizer.step(closure).detach())
         loss_curve.append(loss)
         steps = step
@@ -124,6 +138,8 @@ def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, obse
             observer(step, dummy.detach())
         if step % settings["snapshot_every"] == 0 or step == settings["iterations"]:
             snapshots[step] = dummy.detach().clone()
+        if checkpoint is not None and step < settings["iterations"]:
+            checkpoint.maybe_save(step, state)
 
     if status == "finished":
         with torch.enable_grad():

@@ -56,7 +56,8 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 
 
 @register_attack("inverting_gradients")
-def inverting_gradients(model: torch.nn.Module, target: Target, config: dict, *, seed: int, observer=None) -> AttackResult:
+def inverting_gradients(model: torch.nn.Module, target: Target, config: dict, *, seed: int, observer=None,
+                        checkpoint=None) -> AttackResult:
     settings = resolve(config)
     device = target.shared_gradients[0].device
     shared = [g.detach() for g in target.shared_gradients]
@@ -76,10 +77,24 @@ def inverting_gradients(model: torch.nn.Module, target: Target, config: dict, *,
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
 
     loss_curve, snapshots = [], {0: dummy.detach().clone()}
-    if observer:
-        observer(0, dummy.detach())
     status, diverged_at, steps = "finished", None, 0
-    for step in range(1, iterations + 1):
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        with torch.no_grad():
+            dummy.copy_(saved["dummy"])
+        optimizer.load_state_dict(saved["optimizer"])  # Adam's moments and step, and the current lr
+        scheduler.load_state_dict(saved["scheduler"])
+        loss_curve, snapshots, steps = saved["loss_curve"], saved["snapshots"], saved["steps"]
+    elif observer:
+        observer(0, dummy.detach())
+
+    def state() -> dict:
+        # the milestones are set by the budget (a Counter, which a weights-only load refuses)
+        schedule = {k: v for k, v in scheduler.state_dict().items() if k != "milestones"}
+        return {"dummy": dummy.detach().clone(), "optimizer": optimizer.state_dict(), "scheduler": schedule,
+                "loss_curve": loss_curve, "snapshots": snapshots, "steps": steps}
+
+    for step in range(steps + 1, iterations + 1):
         optimizer.zero_grad()
         dummy_gradients = parameter_gradients(model, dummy, onehot, create_graph=True)
         loss = cosine_distance(dummy_gradients, shared) + settings["tv_weight"] * total_variation(dummy)
@@ -100,6 +115,8 @@ def inverting_gradients(model: torch.nn.Module, target: Target, config: dict, *,
             observer(step, dummy.detach())
         if step % settings["snapshot_every"] == 0 or step == iterations:
             snapshots[step] = dummy.detach().clone()
+        if checkpoint is not None and step < iterations:
+            checkpoint.maybe_save(step, state)
     if status == "finished":
         with torch.enable_grad():
             final = cosine_distance(parameter_gradients(model, dummy, onehot), shared)

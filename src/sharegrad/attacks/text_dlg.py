@@ -134,7 +134,8 @@ def gradient_distance(dummy: list[torch.Tensor], shared: list[torch.Tensor]) -> 
     return sum(((d - s) ** 2).sum() for d, s in zip(dummy, shared))
 
 
-def _attack(model, target: Target, config: dict, seed: int, observer, use_token_set: bool) -> AttackResult:
+def _attack(model, target: Target, config: dict, seed: int, observer, use_token_set: bool,
+            checkpoint=None) -> AttackResult:
     settings = resolve(config)
     if len(target.input_shape) != 2:
         raise UserError(f"text attacks take input_shape (batch, tokens), got {target.input_shape}")
@@ -212,11 +213,25 @@ def _attack(model, target: Target, config: dict, seed: int, observer, use_token_
     loss_curve: list[float] = []
     snapshots = {0: inputs().detach().clone()}
     decoded = {0: decode()}
-    if observer:
-        observer(0, decoded[0])
     status, diverged_at, steps = "finished", None, 0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        with torch.no_grad():
+            for variable, value in zip(variables, saved["variables"]):
+                variable.copy_(value)
+        optimizer.load_state_dict(saved["optimizer"])
+        loss_curve, snapshots, decoded = saved["loss_curve"], saved["snapshots"], saved["decoded"]
+        steps, evaluations = saved["steps"], saved["evaluations"]
+    elif observer:
+        observer(0, decoded[0])
+
+    def state() -> dict:
+        return {"variables": [v.detach().clone() for v in variables], "optimizer": optimizer.state_dict(),
+                "loss_curve": loss_curve, "snapshots": snapshots, "decoded": decoded, "steps": steps,
+                "evaluations": evaluations}
+
     iterations = int(settings["iterations"])
-    for step in range(1, iterations + 1):
+    for step in range(steps + 1, iterations + 1):
         loss = float(optimizer.step(closure).detach())
         loss_curve.append(loss)
         steps = step
@@ -232,6 +247,8 @@ def _attack(model, target: Target, config: dict, seed: int, observer, use_token_
             snapshots[step], decoded[step] = inputs().detach().clone(), current
         if converged:
             break
+        if checkpoint is not None and step < iterations:
+            checkpoint.maybe_save(step, state)
 
     if status == "finished":
         with torch.enable_grad():
@@ -246,10 +263,11 @@ def _attack(model, target: Target, config: dict, seed: int, observer, use_token_
 
 
 @register_attack("text_dlg")
-def text_dlg(model, target: Target, config: dict, *, seed: int, observer=None) -> AttackResult:
-    return _attack(model, target, config, seed, observer, use_token_set=False)
+def text_dlg(model, target: Target, config: dict, *, seed: int, observer=None, checkpoint=None) -> AttackResult:
+    return _attack(model, target, config, seed, observer, use_token_set=False, checkpoint=checkpoint)
 
 
 @register_attack("text_dlg_tokenset")
-def text_dlg_tokenset(model, target: Target, config: dict, *, seed: int, observer=None) -> AttackResult:
-    return _attack(model, target, config, seed, observer, use_token_set=True)
+def text_dlg_tokenset(model, target: Target, config: dict, *, seed: int, observer=None,
+                      checkpoint=None) -> AttackResult:
+    return _attack(model, target, config, seed, observer, use_token_set=True, checkpoint=checkpoint)

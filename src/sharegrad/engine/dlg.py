@@ -48,14 +48,20 @@ class _Book:
     """One attack's record through its outer steps, as the sequential attack keeps it: the loss
     at the start of each step, the divergence check, observer calls and snapshots."""
 
-    def __init__(self, dummy: torch.Tensor, observer, iterations: int, settings: dict, bar):
+    def __init__(self, dummy: torch.Tensor, observer, iterations: int, settings: dict, bar, saved: dict | None = None):
         self.dummy, self.observer, self.iterations, self.settings, self.bar = dummy, observer, iterations, settings, bar
         self.loss_curve: list[float] = []
         self.snapshots = {0: dummy.detach().clone()}
         self.status, self.diverged_at, self.steps = "finished", None, 0
         self.done = iterations == 0
-        if observer:
+        if saved is not None:  # resumed from a checkpoint, taken between two outer steps
+            self.loss_curve, self.snapshots, self.steps = saved["loss_curve"], saved["snapshots"], saved["steps"]
+            bar.update(self.steps)
+        elif observer:
             observer(0, dummy.detach())
+
+    def state_dict(self) -> dict:
+        return {"loss_curve": self.loss_curve, "snapshots": self.snapshots, "steps": self.steps}
 
     def step_done(self, loss: float) -> bool:
         """Records an outer step that started from ``loss``; True when the attack stops here."""
@@ -87,7 +93,7 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
                     observers: list | None = None, exact: bool = False, progress: bool = True,
                     history: str = "compact", compile: bool = False, factor_head: bool = True,
                     stats: dict | None = None, lockstep: bool | None = None,
-                    history_group: int | None = None) -> list[AttackResult]:
+                    history_group: int | None = None, checkpoints: list | None = None) -> list[AttackResult]:
     """K DLG attacks; ``models[k]`` is attack k's victim model, ``seeds[k]`` its seed.
 
     ``exact``: per-attack two-loop directions with torch's own ops (bit for bit
@@ -102,7 +108,10 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
     time (``compile_s``). ``lockstep`` (default: whenever it applies, i.e. no line search,
     compact history, not exact): the K attacks' L-BFGS as one vectorised update per round
     (``lockstep.py``; ``history_group``: attacks per call of its small history operations,
-    default all) instead of one coroutine per attack."""
+    default all) instead of one coroutine per attack. ``checkpoints[k]``
+    (``sharegrad.checkpoint.AttackCheckpoint`` or None): attack k resumes from it and saves to
+    it at the end of its outer steps; each attack's numbers depend on its own rows only, so it
+    may resume at another step than the others."""
     if not (len(models) == len(targets) == len(seeds)) or not models:
         raise UserError("the batched engine needs one model, target and seed per attack")
     if len({(t.input_shape, t.num_classes) for t in targets}) != 1:
@@ -123,6 +132,11 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
                               factor_head=factor_head, compile=compile, fixed_shape=True)
     lbfgs = lbfgs_settings(settings)
     variables = [initial_variables(t, s, joint, device) for t, s in zip(targets, seeds)]
+    checkpoints = checkpoints or [None] * len(models)
+    saved = [c.load() if c is not None else None for c in checkpoints]
+    for k, state in enumerate(saved):
+        if state is not None:
+            variables[k].copy_(state["variables"])
     if history not in HISTORIES:
         raise UserError(f"unknown L-BFGS history {history!r}; choose one of {', '.join(HISTORIES)}")
     can_lockstep = lbfgs.line_search is None and not exact and history == "compact"
@@ -140,23 +154,46 @@ def run_dlg_batched(models: list[torch.nn.Module], targets: list[Target], config
     bar = tqdm(total=len(models) * iterations, desc=f"dlg batched K={len(models)}", unit="step",
                disable=not progress, leave=False)
     books = [_Book(variables[k][:objective.sizes[0]].view(target0.input_shape), observers[k], iterations,
-                   settings, bar) for k in range(len(models))]
+                   settings, bar, saved[k] and saved[k]["book"]) for k in range(len(models))]
+
+    def due(k: int) -> bool:
+        c = checkpoints[k]
+        return c is not None and c.policy.enabled and c.due(books[k].steps)
 
     if use_lockstep:
         def step_end(attacks: list[int], losses: list[float]) -> list[int]:
             return [k for k, loss in zip(attacks, losses) if books[k].step_done(loss)]
 
+        def save(attacks: list[int], lbfgs_state) -> None:
+            for k in attacks:
+                if due(k):
+                    checkpoints[k].save(books[k].steps, {"variables": variables[k].clone(),
+                                                         "book": books[k].state_dict(), "lbfgs": lbfgs_state(k)})
+
         counts = [0] * len(models)
         if iterations:
-            counts = lockstep_lbfgs(objective, x, lbfgs, step_end, history_group=history_group).tolist()
+            resume = {k: state["lbfgs"] for k, state in enumerate(saved) if state is not None}
+            counts = lockstep_lbfgs(objective, x, lbfgs, step_end, history_group=history_group, resume=resume,
+                                    save=save if any(c is not None for c in checkpoints) else None).tolist()
         results = [book.result(int(counts[k])) for k, book in enumerate(books)]
     else:
+        fields = ("n_iter", "func_evals", "d", "t", "h_diag", "prev_flat_grad", "prev_loss")
+
         def attack(k: int):
             state = LBFGSState(history=ListHistory(lbfgs.history_size) if exact else ring.slot(k),
                                sizes=objective.sizes)
+            if saved[k] is not None:
+                for name in fields:
+                    setattr(state, name, saved[k]["lbfgs"][name])
+                state.history.load_state_dict(saved[k]["history"])
             while not books[k].done:
                 loss = float((yield from lbfgs_step(variables[k], state, lbfgs)).detach())
                 books[k].step_done(loss)
+                if not books[k].done and due(k):
+                    checkpoints[k].save(books[k].steps, {
+                        "variables": variables[k].clone(), "book": books[k].state_dict(),
+                        "lbfgs": {name: getattr(state, name) for name in fields},
+                        "history": state.history.state_dict()})
             return books[k].result(state.func_evals)
 
         results = drive({k: attack(k) for k in range(len(models))}, objective,

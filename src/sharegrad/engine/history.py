@@ -35,6 +35,12 @@ class ListHistory:
             self.dirs.pop(0), self.steps.pop(0), self.ro.pop(0)
         self.dirs.append(y), self.steps.append(s), self.ro.append(ro)
 
+    def state_dict(self) -> dict:
+        return {"dirs": list(self.dirs), "steps": list(self.steps), "ro": list(self.ro)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.dirs, self.steps, self.ro = list(state["dirs"]), list(state["steps"]), list(state["ro"])
+
     def direction(self, grad: torch.Tensor, h_diag) -> torch.Tensor:
         al = self._al
         q = grad.neg()
@@ -104,6 +110,16 @@ class RingSlot:
 
     def __init__(self, store: RingHistory, attack: int):
         self.store, self.attack = store, attack
+
+    def state_dict(self) -> dict:
+        store, k = self.store, self.attack
+        return {"y": store.y[k].clone(), "s": store.s[k].clone(), "ro": store.ro[k].clone(),
+                "head": store.head[k], "length": store.length[k]}
+
+    def load_state_dict(self, state: dict) -> None:
+        store, k = self.store, self.attack
+        store.y[k], store.s[k], store.ro[k] = state["y"], state["s"], state["ro"]
+        store.head[k], store.length[k] = state["head"], state["length"]
 
     def clear(self) -> None:
         k = self.attack
@@ -216,6 +232,17 @@ class CompactSlot:
 
     def direction(self, grad: torch.Tensor, h_diag) -> torch.Tensor:
         return self.store._direction(self.attack, grad, torch.as_tensor(h_diag, dtype=grad.dtype, device=grad.device))
+
+    def state_dict(self) -> dict:
+        store, k = self.store, self.attack
+        return {"s": store.s[k].clone(), "y": store.y[k].clone(), "sy": store.sy[k].clone(),
+                "yy": store.yy[k].clone(), "head": store.head[k], "pushed": store.pushed[k],
+                "pending": store.pending[k]}
+
+    def load_state_dict(self, state: dict) -> None:
+        store, k = self.store, self.attack
+        store.s[k], store.y[k], store.sy[k], store.yy[k] = state["s"], state["y"], state["sy"], state["yy"]
+        store.head[k], store.pushed[k], store.pending[k] = state["head"], state["pushed"], state["pending"]
 
     def clear(self) -> None:
         store, k = self.store, self.attack

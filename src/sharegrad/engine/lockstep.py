@@ -89,6 +89,15 @@ class LockstepHistory:
         self.direct_products = 0
         self._ages = torch.arange(size, device=device)
 
+    ROWS = ("pairs", "sy", "yy", "head", "pushed", "last_sg", "last_yg")  # one attack's part of the store
+
+    def row_state(self, k: int) -> dict:
+        return {name: getattr(self, name)[k].clone() for name in self.ROWS}
+
+    def load_row_state(self, k: int, state: dict) -> None:
+        for name in self.ROWS:
+            getattr(self, name)[k] = state[name]
+
     def directions(self, ask: torch.Tensor, grads: torch.Tensor, gamma: torch.Tensor, push: torch.Tensor,
                    steps: torch.Tensor, changes: torch.Tensor, sy_new: torch.Tensor, yy_new: torch.Tensor) -> torch.Tensor:
         """Stores the new pairs of the attacks in ``push``, then returns -H g for the attacks in
@@ -190,13 +199,17 @@ class LockstepHistory:
 
 
 def lockstep_lbfgs(evaluate: Callable, x: torch.Tensor, settings: LBFGSSettings,
-                   step_end: Callable[[list[int], list[float]], list[int]], history_group: int | None = None) -> torch.Tensor:
+                   step_end: Callable[[list[int], list[float]], list[int]], history_group: int | None = None,
+                   resume: dict[int, dict] | None = None,
+                   save: Callable[[list[int], Callable[[int], dict]], None] | None = None) -> torch.Tensor:
     """Runs K attacks' L-BFGS (no line search) on the rows of ``x`` [K, n], in place, until every attack stopped.
 
     ``evaluate(attacks, points)`` -> (losses [k], gradients [k, n]) for a list of attack rows;
     ``step_end(attacks, losses)`` is told which attacks just ended an outer step and the loss
     that step started from (what ``optimizer.step`` returns), and returns those that stop now.
-    Returns each attack's evaluation count."""
+    ``save(attacks, state)``, if given, is then told which of them go on; ``state(k)`` is attack
+    k's whole L-BFGS state at that point (its row of x excluded), which ``resume`` (attack ->
+    state) starts it from. Returns each attack's evaluation count."""
     if settings.line_search is not None:
         raise ValueError("the lock-step engine is L-BFGS without a line search")
     s = settings
@@ -217,6 +230,21 @@ def lockstep_lbfgs(evaluate: Callable, x: torch.Tensor, settings: LBFGSSettings,
     iterations_step = torch.zeros_like(iterations_total)
     step_evals = torch.zeros_like(iterations_total)
     evaluations = torch.zeros_like(iterations_total)
+    # an attack's rows between two outer steps: all its L-BFGS state (the others are reset at a step's start)
+    names = ("grads", "losses", "previous_grad", "previous_loss", "step_loss", "d", "t", "h_diag",
+             "iterations_total", "iterations_step", "step_evals", "evaluations")
+
+    def state(k: int) -> dict:
+        rows = {"grads": grads, "losses": losses, "previous_grad": previous_grad, "previous_loss": previous_loss,
+                "step_loss": step_loss, "d": d, "t": t, "h_diag": h_diag, "iterations_total": iterations_total,
+                "iterations_step": iterations_step, "step_evals": step_evals, "evaluations": evaluations}
+        return {"rows": {name: rows[name][k].clone() for name in names}, "history": history.row_state(k)}
+
+    for k, saved in (resume or {}).items():
+        for name, value in zip(names, (grads, losses, previous_grad, previous_loss, step_loss, d, t, h_diag,
+                                       iterations_total, iterations_step, step_evals, evaluations)):
+            value[k] = saved["rows"][name]
+        history.load_row_state(k, saved["history"])
 
     while True:
         rows = alive.nonzero().flatten()
@@ -274,3 +302,7 @@ def lockstep_lbfgs(evaluate: Callable, x: torch.Tensor, settings: LBFGSSettings,
             stopped = step_end(finished, step_loss[finished].tolist())
             if stopped:
                 alive[torch.as_tensor(stopped, device=device)] = False
+            if save is not None:
+                going_on = [k for k in finished if k not in set(stopped)]
+                if going_on:
+                    save(going_on, state)

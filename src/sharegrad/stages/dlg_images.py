@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from sharegrad.attacks import Target, run_attack
 from sharegrad.attacks.base import victim_gradients
+from sharegrad.checkpoint import DEFAULT_EVERY_SECONDS, DEFAULT_EVERY_STEPS, AttackCheckpoint, CheckpointPolicy
 from sharegrad.data import load_image_set
 from sharegrad.defenses import apply_defense
 from sharegrad.errors import UserError
@@ -58,8 +59,51 @@ def image_indices(attack_index: int, batch_size: int) -> list[int]:
     return list(range(attack_index * batch_size, (attack_index + 1) * batch_size))
 
 
-def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.device,
-            attack_runner=run_attack) -> tuple[dict, dict]:
+class ImageObserver:
+    """Scores the dummy input after every outer step: the MSE curve and each image's first success.
+
+    Its state travels with the attack's checkpoint, so a resumed attack's curves are whole."""
+
+    def __init__(self, truth: torch.Tensor, success_mse: float):
+        self.truth, self.success_mse = truth, success_mse
+        self.mse_curve: list[float] = []
+        self.first_success: list[int | None] = [None] * truth.shape[0]
+
+    def __call__(self, step: int, dummy: torch.Tensor) -> None:
+        current = to_unit_range(dummy)
+        order = match_by_mse(current, self.truth) if self.truth.shape[0] > 1 else np.arange(1)
+        per_image = mse(current[order], self.truth)
+        self.mse_curve.append(float(per_image.mean()))
+        for i, value in enumerate(per_image.tolist()):
+            if self.first_success[i] is None and value < self.success_mse:
+                self.first_success[i] = step
+
+    def state_dict(self) -> dict:
+        return {"mse_curve": list(self.mse_curve), "first_success": list(self.first_success)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mse_curve, self.first_success = list(state["mse_curve"]), list(state["first_success"])
+
+
+@dataclass
+class ImageProblem:
+    """One attack set up: the victim, what it shares, and what scoring needs (never shown to the attack)."""
+
+    spec: ImageAttackSpec
+    attack_index: int
+    seed: int
+    indices: list[int]
+    truth: torch.Tensor
+    labels: torch.Tensor
+    num_classes: int
+    model: torch.nn.Module
+    target: Target
+    observer: ImageObserver
+    device: torch.device
+
+
+def prepare(spec: ImageAttackSpec, attack_index: int, images, device: torch.device) -> ImageProblem:
+    """The victim model (seeded), its batch, the gradients it shares after the defense, an observer."""
     seed = spec.seed + attack_index
     indices = image_indices(attack_index, spec.batch_size)
     truth, labels = images.tensor(indices)
@@ -68,29 +112,22 @@ def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.devi
     shared = apply_defense(spec.defense, spec.defense_level,
                            victim_gradients(model, truth, labels, images.num_classes), seed)
     target = Target(shared_gradients=shared, input_shape=tuple(truth.shape), num_classes=images.num_classes)
+    return ImageProblem(spec, attack_index, seed, indices, truth, labels, images.num_classes, model, target,
+                        ImageObserver(truth, spec.success_mse), device)
 
-    mse_curve: list[float] = []
-    first_success = [None] * spec.batch_size
 
-    def observer(step: int, dummy: torch.Tensor) -> None:
-        current = to_unit_range(dummy)
-        order = match_by_mse(current, truth) if spec.batch_size > 1 else np.arange(1)
-        per_image = mse(current[order], truth)
-        mse_curve.append(float(per_image.mean()))
-        for i, value in enumerate(per_image.tolist()):
-            if first_success[i] is None and value < spec.success_mse:
-                first_success[i] = step
+def score(problem: ImageProblem, result, wall: float, cpu: float | None = None, resumed: int = 0) -> tuple[dict, dict]:
+    """The attack's JSON record and arrays: metrics after optimal matching, curves, snapshots.
 
-    start = time.perf_counter()
-    result = attack_runner(spec.attack, model, target, spec.attack_config, seed=seed, observer=observer)
-    wall = time.perf_counter() - start
-
+    ``wall``/``cpu``: seconds the attack took (over all its pieces if it was resumed)."""
+    spec, truth, labels, indices = problem.spec, problem.truth, problem.labels, problem.indices
     recon = to_unit_range(result.reconstruction)
     order = match_by_mse(recon, truth) if spec.batch_size > 1 else np.arange(1)
     per_mse = mse(recon[order], truth)
     per_psnr = psnr(recon[order], truth)
     perceptual = perceptual_scores(recon[order], truth, spec.lpips_weights)  # ssim, lpips
     recovered = result.labels[order].cpu()
+    first_success = problem.observer.first_success
     per_image = [
         {
             "position": i,
@@ -107,22 +144,24 @@ def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.devi
         }
         for i in range(spec.batch_size)
     ]
-    true_counts = torch.bincount(labels.cpu(), minlength=images.num_classes)
-    recovered_counts = torch.bincount(result.labels.cpu(), minlength=images.num_classes)
+    true_counts = torch.bincount(labels.cpu(), minlength=problem.num_classes)
+    recovered_counts = torch.bincount(result.labels.cpu(), minlength=problem.num_classes)
     settings = {k: v for k, v in vars(spec).items() if k != "data_root"}
     record = {
         "kind": "dlg_image",
-        "attack_index": attack_index,
-        "seed": seed,
-        "model_seed": seed,
+        "attack_index": problem.attack_index,
+        "seed": problem.seed,
+        "model_seed": problem.seed,
         "parameters": settings,
         **attack_outcome(result, wall),
+        "cpu_time_s": cpu,
+        "resumed": resumed,  # times the attack was taken up again from a checkpoint
         # share of the batch's label multiset recovered, whatever the order
         "label_multiset_overlap": float(torch.minimum(true_counts, recovered_counts).sum()) / spec.batch_size,
         "loss_curve": result.loss_curve,
-        "mse_curve": mse_curve,
+        "mse_curve": problem.observer.mse_curve,
         "images": per_image,
-        "provenance": provenance(device, settings),
+        "provenance": provenance(problem.device, settings),
     }
     steps = sorted(result.snapshots)
     arrays = {
@@ -132,6 +171,23 @@ def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.devi
         "final": recon[order].cpu().numpy(),
     }
     return record, arrays
+
+
+def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.device,
+            checkpoint=None) -> tuple[dict, dict]:
+    """One attack the sequential way: prepare, attack (resuming from ``checkpoint`` if it holds one), score."""
+    problem = prepare(spec, attack_index, images, device)
+    if checkpoint is not None:
+        checkpoint.extra = problem.observer
+    start, cpu_start = time.perf_counter(), time.process_time()
+    result = run_attack(spec.attack, problem.model, problem.target, spec.attack_config, seed=problem.seed,
+                        observer=problem.observer, checkpoint=checkpoint)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    resumed = 0
+    if checkpoint is not None:
+        wall, cpu = wall + checkpoint.prior_wall_s, cpu + checkpoint.prior_cpu_s
+        resumed = checkpoint.resumes
+    return score(problem, result, wall, cpu, resumed)
 
 
 def save_png(path: Path, truth: np.ndarray, final: np.ndarray) -> None:
@@ -194,7 +250,8 @@ def _from_stash(stash: Path, spec: ImageAttackSpec, index: int) -> dict | None:
 
 
 def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, device: str = "auto",
-              engine: str = "sequential", stash: Path | None = None) -> list[dict]:
+              engine: str = "sequential", stash: Path | None = None,
+              checkpoints: CheckpointPolicy | None = None) -> list[dict]:
     """Run the attacks in ``attack_indices``; their files land in ``out_dir`` when all have ended.
 
     ``engine``: sequential (one attack after another) or batched (all of the chunk
@@ -203,7 +260,10 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
     ``stash``: a folder outside the job's output that keeps every finished attack,
     so a job killed half-way (Snakemake deletes its output folder) takes the
     attacks it had finished from there when run again, instead of recomputing them.
-    Only an attack with exactly the same settings (``spec_key``) is taken."""
+    Only an attack with exactly the same settings (``spec_key``) is taken.
+    ``checkpoints`` (with a stash; default ``CheckpointPolicy()``): how often each running
+    attack saves its state next to the stash (``attack~I.ckpt``), which a rerun resumes
+    from; removed once the attack's result is in the stash."""
     spec.validate()
     if engine not in ("sequential", "batched"):
         raise UserError(f"engine must be sequential or batched, not {engine!r}")
@@ -237,12 +297,21 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
         # the batched engine evaluates a lone attack twice (so that no attack's numbers depend on
         # whether others run beside it); one attack is cheaper the sequential way
         engine = "sequential"
+    policy = checkpoints if checkpoints is not None else CheckpointPolicy()
+    saves = {index: AttackCheckpoint(stash / f"attack~{index}.ckpt", spec_key(spec, index), policy, engine)
+             for index in todo} if stash is not None and policy.enabled else {}
     if engine == "batched" and todo:
         from sharegrad.engine.chunk import run_batched
 
-        outputs = run_batched(run_one, spec, todo, images, torch_device)
+        problems = [prepare(spec, index, images, torch_device) for index in todo]
+        for problem in problems:
+            if problem.attack_index in saves:
+                saves[problem.attack_index].extra = problem.observer
+        timed = run_batched(problems, spec.attack, spec.attack_config, [saves.get(i) for i in todo])
+        outputs = (score(problem, result, wall, cpu, saves[problem.attack_index].resumes if saves else 0)
+                   for problem, (result, wall, cpu) in zip(problems, timed))
     else:
-        outputs = (run_one(spec, index, images, torch_device) for index in
+        outputs = (run_one(spec, index, images, torch_device, saves.get(index)) for index in
                    tqdm(todo, desc=f"{spec.attack} {spec.model} bs{spec.batch_size}", unit="attack"))
     fresh: dict[int, tuple[dict, dict]] = {}
     for index, (record, arrays) in zip(todo, outputs):
@@ -251,6 +320,8 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
         if stash is not None:  # kept at once: a job killed later loses only its running attack
             _write_attack(stash / f"attack~{index}", record, arrays)
             kept[index] = record
+            if index in saves:  # the result is safe: its checkpoint has done its work
+                saves[index].remove()
         else:
             fresh[index] = (record, arrays)
     records = []
@@ -301,6 +372,10 @@ def register_cli(subparsers) -> None:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--stash", default=None,
                    help="folder that keeps finished attacks across a killed job (reused only with identical settings)")
+    p.add_argument("--checkpoint-every-steps", type=int, default=DEFAULT_EVERY_STEPS,
+                   help="with --stash: save each running attack's state every N outer steps (0: not by count)")
+    p.add_argument("--checkpoint-every-seconds", type=float, default=DEFAULT_EVERY_SECONDS,
+                   help="with --stash: ... or every S seconds, whichever comes first (0: not by time; both 0: off)")
 
     def handler(args):
         try:
@@ -325,8 +400,11 @@ def register_cli(subparsers) -> None:
             from sharegrad.metrics.lpips_weights import load_backbone
 
             load_backbone(Path(args.lpips_weights))
+        if args.checkpoint_every_steps < 0 or args.checkpoint_every_seconds < 0:
+            raise UserError("--checkpoint-every-steps and --checkpoint-every-seconds must be >= 0")
         records = run_chunk(spec, parse_indices(args.indices), Path(args.out_dir), args.device, args.engine,
-                            Path(args.stash) if args.stash else None)
+                            Path(args.stash) if args.stash else None,
+                            CheckpointPolicy(args.checkpoint_every_steps, args.checkpoint_every_seconds))
         ok = sum(image["success"] for r in records for image in r["images"])
         total = sum(len(r["images"]) for r in records)
         print(f"{len(records)} attacks, {ok}/{total} images below MSE {spec.success_mse:g}")

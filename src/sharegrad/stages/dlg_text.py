@@ -19,13 +19,14 @@ from tqdm import tqdm
 
 from sharegrad.attacks import Target, run_attack
 from sharegrad.attacks.text_dlg import victim_text_gradients
+from sharegrad.checkpoint import DEFAULT_EVERY_SECONDS, DEFAULT_EVERY_STEPS, AttackCheckpoint, CheckpointPolicy
 from sharegrad.data.text import Sentence, build_sentences, encode, read_sentences, write_sentences
 from sharegrad.defenses import apply_defense
 from sharegrad.errors import UserError
 from sharegrad.metrics.text import score
 from sharegrad.models import MODELS, build_model
 from sharegrad.models.bert import describe, load_tokenizer
-from sharegrad.provenance import pick_device, provenance
+from sharegrad.provenance import config_hash, pick_device, provenance
 from sharegrad.stages.common import attack_outcome, write_json
 
 
@@ -58,7 +59,38 @@ def pieces(tokenizer, ids: list[int]) -> list[str]:
     return tokenizer.convert_ids_to_tokens(ids)
 
 
-def run_one(spec: TextAttackSpec, number: int, sentence: Sentence, model, tokenizer, device) -> dict:
+class TextObserver:
+    """Scores the decoded tokens after every outer step; its state travels with the attack's checkpoint."""
+
+    def __init__(self, tokenizer, truth: list[int]):
+        self.tokenizer, self.truth = tokenizer, truth
+        self.true_pieces = pieces(tokenizer, truth)
+        self.curve: list[dict] = []
+        self.first_exact: int | None = None
+        self.by_step: dict[int, tuple[list[int], dict]] = {}
+
+    def __call__(self, step: int, decoded: torch.Tensor) -> None:
+        content = decoded[0, 1:-1].tolist()
+        metrics = score(content, self.truth, pieces(self.tokenizer, content), self.true_pieces)
+        self.curve.append({"step": step, "token_accuracy": metrics["token_accuracy"], "rougeL_f": metrics["rougeL_f"]})
+        self.by_step[step] = (decoded[0].tolist(), metrics)
+        if self.first_exact is None and metrics["exact_match"]:
+            self.first_exact = step
+
+    def state_dict(self) -> dict:
+        return {"curve": self.curve, "first_exact": self.first_exact, "by_step": self.by_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.curve, self.first_exact, self.by_step = state["curve"], state["first_exact"], dict(state["by_step"])
+
+
+def spec_key(spec: TextAttackSpec, number: int, sentence: Sentence) -> str:
+    """What identifies one sentence's attack: every setting, the sentence and its place."""
+    return config_hash({**asdict(spec), "sentence_number": number, "sentence": asdict(sentence)})
+
+
+def run_one(spec: TextAttackSpec, number: int, sentence: Sentence, model, tokenizer, device,
+            checkpoint=None) -> dict:
     seed = spec.seed + number
     input_ids, token_type_ids = (t.to(device) for t in encode(tokenizer, sentence, spec.max_tokens))
     shared = apply_defense(spec.defense, spec.defense_level, victim_text_gradients(model, input_ids, token_type_ids),
@@ -66,22 +98,19 @@ def run_one(spec: TextAttackSpec, number: int, sentence: Sentence, model, tokeni
     target = Target(shared_gradients=shared, input_shape=tuple(input_ids.shape),
                     num_classes=model.config.vocab_size, token_type_ids=token_type_ids)
     truth = input_ids[0, 1:-1].tolist()
-    true_pieces = pieces(tokenizer, truth)
-    curve, first_exact, by_step = [], None, {}
-
-    def observer(step: int, decoded: torch.Tensor) -> None:
-        nonlocal first_exact
-        content = decoded[0, 1:-1].tolist()
-        metrics = score(content, truth, pieces(tokenizer, content), true_pieces)
-        curve.append({"step": step, "token_accuracy": metrics["token_accuracy"], "rougeL_f": metrics["rougeL_f"]})
-        by_step[step] = (decoded[0].tolist(), metrics)
-        if first_exact is None and metrics["exact_match"]:
-            first_exact = step
+    observer = TextObserver(tokenizer, truth)
+    if checkpoint is not None:
+        checkpoint.extra = observer
 
     attack_config = {**spec.attack_config, "iterations": max(spec.budgets)}
-    start = time.perf_counter()
-    result = run_attack(spec.attack, model, target, attack_config, seed=seed, observer=observer)
-    wall = time.perf_counter() - start
+    start, cpu_start = time.perf_counter(), time.process_time()
+    result = run_attack(spec.attack, model, target, attack_config, seed=seed, observer=observer,
+                        checkpoint=checkpoint)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    resumed = 0
+    if checkpoint is not None:
+        wall, cpu, resumed = wall + checkpoint.prior_wall_s, cpu + checkpoint.prior_cpu_s, checkpoint.resumes
+    by_step = observer.by_step
 
     last = max(by_step)
     at_budget = {}
@@ -104,9 +133,11 @@ def run_one(spec: TextAttackSpec, number: int, sentence: Sentence, model, tokeni
         "n_tokens": len(truth),
         "true_tokens": pieces(tokenizer, input_ids[0].tolist()),
         **attack_outcome(result, wall),
+        "cpu_time_s": cpu,
+        "resumed": resumed,  # times the attack was taken up again from a checkpoint
         "loss_curve": result.loss_curve,
-        "accuracy_curve": curve,
-        "first_exact_step": first_exact,
+        "accuracy_curve": observer.curve,
+        "first_exact_step": observer.first_exact,
         "snapshots": snapshots,
         "at_budget": at_budget,
         "provenance": provenance(device, settings),
@@ -114,8 +145,13 @@ def run_one(spec: TextAttackSpec, number: int, sentence: Sentence, model, tokeni
 
 
 def run_sentences(spec: TextAttackSpec, sentences: list[Sentence], numbers: list[int], out_dir: Path,
-                  device: str = "cpu") -> list[dict]:
-    """Attack ``sentences`` (``numbers`` are their places in the corpus, which set their seeds)."""
+                  device: str = "cpu", stash: Path | None = None,
+                  checkpoints: CheckpointPolicy | None = None) -> list[dict]:
+    """Attack ``sentences`` (``numbers`` are their places in the corpus, which set their seeds).
+
+    ``stash``: a folder outside the job's output that keeps each finished sentence's record
+    and each running attack's checkpoint (``checkpoints``, default ``CheckpointPolicy()``), so
+    a killed job run again takes the finished ones back and resumes the one it was running."""
     spec.validate()
     torch_device = pick_device(device)
     tokenizer = load_tokenizer(spec.tokenizer)
@@ -128,12 +164,36 @@ def run_sentences(spec: TextAttackSpec, sentences: list[Sentence], numbers: list
         raise UserError(f"model vocabulary {model.config.vocab_size} != tokenizer vocabulary {len(tokenizer)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    policy = checkpoints if checkpoints is not None else CheckpointPolicy()
+    if stash is not None:
+        stash = Path(stash)
+        stash.mkdir(parents=True, exist_ok=True)
     records = []
     for number, sentence in tqdm(list(zip(numbers, sentences)), desc=f"{spec.attack} {spec.model}", unit="sentence"):
-        record = run_one(spec, number, sentence, model, tokenizer, torch_device)
+        key = spec_key(spec, number, sentence)
+        record = _from_stash(stash, sentence, key) if stash is not None else None
+        if record is None:
+            checkpoint = (AttackCheckpoint(stash / f"sentence~{sentence.id}.ckpt", key, policy, "sequential")
+                          if stash is not None and policy.enabled else None)
+            record = run_one(spec, number, sentence, model, tokenizer, torch_device, checkpoint)
+            record["spec_key"] = key
+            if stash is not None:
+                write_json(stash / f"sentence~{sentence.id}.json", record)
+            if checkpoint is not None:  # the result is safe: its checkpoint has done its work
+                checkpoint.remove()
+        else:
+            print(f"taking finished sentence {sentence.id} from {stash}", flush=True)
         write_json(out_dir / f"sentence~{sentence.id}.json", record)
         records.append(record)
     return records
+
+
+def _from_stash(stash: Path, sentence: Sentence, key: str) -> dict | None:
+    try:
+        record = json.loads((stash / f"sentence~{sentence.id}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if record.get("spec_key") == key else None
 
 
 def select(sentences: list[Sentence], ids: str, indices: str | None = None) -> tuple[list[Sentence], list[int]]:
@@ -195,6 +255,12 @@ def register_cli(subparsers) -> None:
     p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out-dir", required=True)
+    p.add_argument("--stash", default=None,
+                   help="folder that keeps finished sentences and running attacks' checkpoints across a killed job")
+    p.add_argument("--checkpoint-every-steps", type=int, default=DEFAULT_EVERY_STEPS,
+                   help="with --stash: save the running attack's state every N outer steps (0: not by count)")
+    p.add_argument("--checkpoint-every-seconds", type=float, default=DEFAULT_EVERY_SECONDS,
+                   help="with --stash: ... or every S seconds, whichever comes first (0: not by time; both 0: off)")
 
     def handler(args):
         try:
@@ -211,7 +277,11 @@ def register_cli(subparsers) -> None:
                               defense_level=args.defense_level, max_tokens=args.max_tokens, seed=args.seed)
         spec.validate()
         sentences, numbers = select(read_sentences(Path(args.sentences)), args.ids, args.indices)
-        records = run_sentences(spec, sentences, numbers, Path(args.out_dir), args.device)
+        if args.checkpoint_every_steps < 0 or args.checkpoint_every_seconds < 0:
+            raise UserError("--checkpoint-every-steps and --checkpoint-every-seconds must be >= 0")
+        records = run_sentences(spec, sentences, numbers, Path(args.out_dir), args.device,
+                                Path(args.stash) if args.stash else None,
+                                CheckpointPolicy(args.checkpoint_every_steps, args.checkpoint_every_seconds))
         top = str(max(budgets))
         for r in records:
             m = r["at_budget"][top]
