@@ -30,7 +30,6 @@ sharegrad.pipeline_config.check_names(config)
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/dlg.smk"
-include: "workflow/rules/figures.smk"
 
 
 # name, seed, device, data and dlg are required; every other stage runs only when
@@ -55,6 +54,9 @@ if "wan" in config:
     include: "workflow/rules/wan.smk"
 
 
+# After every stage: one rule per registered figure or table (sharegrad/report/) whose
+# section is in the config, reading the stages' CSVs.
+include: "workflow/rules/figures.smk"
 # After every stage that writes a CSV: the claims ledger reads them all.
 include: "workflow/rules/claims.smk"
 # After every stage: the report front page and the provenance table of all results.

@@ -110,3 +110,23 @@ def test_a_config_of_the_required_sections_alone_plans_its_figures(checkout):
         assert f"\n{rule} " in out
     for rule in ("text_attack", "dtc_train", "wan_measure", "defenses_aggregate"):
         assert rule not in out
+
+
+def test_training_models_register_like_image_models():
+    """DTS models are a registry (sharegrad/train/models/), not a dict and a schema enum: a registered one is
+    accepted by the config check and built by the trainer's builder; an unknown one names the registered."""
+    from torch import nn
+
+    from sharegrad.train.models import TRAIN_MODELS, build_train_model, register_train_model
+
+    config = typo(["dtc", "setups", "digits", "model"], "tiny_mlp_for_test")
+    assert any("dtc.setups.digits.model" in p and "digits_cnn" in p for p in pipeline_config.name_problems(config))
+    if "tiny_mlp_for_test" not in TRAIN_MODELS.names():
+        @register_train_model("tiny_mlp_for_test")
+        def tiny_mlp(num_classes, in_channels):
+            return nn.Sequential(nn.Flatten(), nn.Linear(in_channels * 64, num_classes))
+    try:
+        assert not pipeline_config.name_problems(config)
+        assert isinstance(build_train_model("tiny_mlp_for_test", 10, 1, seed=0), nn.Sequential)
+    finally:
+        TRAIN_MODELS._entries.pop("tiny_mlp_for_test", None)

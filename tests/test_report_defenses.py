@@ -66,6 +66,8 @@ def test_defense_table_rates_medians_verdicts_per_budget(tmp_path):
         (300, "none", "0"): ("0/4 = 0% [0%, 49%]", "0.100", "stops"),
         (300, "gaussian", "0.01"): ("0/4 = 0% [0%, 49%]", "0.100", "stops"),
     }
+    # 4 attacks per cell: every verdict says it is the outcome on those images
+    expected = {k: (rate, ssim, f"{v} (4 attacks only)") for k, (rate, ssim, v) in expected.items()}
     assert {k: (r["success rate [95% CI]"], r["median SSIM"], r["verdict"]) for k, r in got.items()} == expected
     baseline = got[(100, "none", "0")]
     assert baseline["median MSE"] == "3.00e-04"  # (2e-4 + 4e-4) / 2
@@ -90,7 +92,8 @@ def test_defense_summary_thresholds_and_claims_per_cell(tmp_path):
     assert "Without a defense the attack leaks (3/4 images recovered, median SSIM 0.850)" in cell100
     assert "**gaussian** stops the attack from 0.01 on" in cell100
     assert "**pruning** stops the attack from 0.3 on" in cell100
-    assert "**fp16**: leaks (4/4 recovered, median SSIM 0.900)" in cell100
+    assert "**fp16**: leaks, 4 attacks only (4/4 recovered, median SSIM 0.900)" in cell100
+    assert "Every verdict below rests on 4 attacks per level (fewer than 5)" in cell100
     claims100, claims300 = markdown_tables(cell100)[0], markdown_tables(cell300)[0]
     assert [r["verdict"] for r in claims100] == ["**held**", "**held**", "**held**"]
     assert "fp16: leaks (100% success)" in claims100[1]["measured"]
@@ -159,6 +162,6 @@ def test_defense_reconstructions_tiles(tmp_path, monkeypatch):
     assert axes[0][1].images[0].get_array()[0, 0, 0] == pytest.approx(0.2)   # truth of image 1
     assert axes[1][1].images[0].get_array()[0, 0, 0] == pytest.approx(0.3)   # none, image 1
     assert axes[2][0].images[0].get_array()[0, 0, 0] == pytest.approx(0.6)   # gaussian, image 0
-    assert axes[1][1].get_xlabel() == "SSIM 0.75"
+    assert axes[1][1].get_xlabel() == "SSIM 0.75\nrecovered"
     assert axes[2][1].texts[0].get_text() == "not run"
     assert axes[2][0].get_ylabel() == "variance 0.01"

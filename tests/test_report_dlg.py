@@ -188,7 +188,7 @@ def test_dlg_reconstructions_picks_the_cell_and_the_snapshots(tmp_path, monkeypa
     for r, value in enumerate([0.1, 0.2]):
         assert axes[r][0].images[0].get_array()[0, 0, 0] == pytest.approx(value)
         assert axes[r][2].images[0].get_array()[0, 0, 0] == pytest.approx(value + 0.020)
-    assert axes[1][-1].texts[0].get_text() == "MSE 2.0e-04\nfinished"
+    assert axes[1][-1].texts[0].get_text() == "MSE 2.0e-04\nrecovered"
 
 
 def test_dlg_reconstructions_draw_one_budget(tmp_path, monkeypatch):
@@ -200,9 +200,43 @@ def test_dlg_reconstructions_draw_one_budget(tmp_path, monkeypatch):
     captured = capture(monkeypatch, dlg_reconstructions)
     dlg_reconstructions.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "r.png", {"iterations": 300})
     (label,) = captured.fig.axes[-1].texts
-    assert label.get_text() == "MSE 1.0e-05\nfinished"
+    assert label.get_text() == "MSE 1.0e-05\nrecovered"
     assert "300 L-BFGS steps" in captured.fig._suptitle.get_text()
     captured.figures.clear()
     dlg_reconstructions.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "r.png", {})
     assert len(captured.fig.axes) == 3  # attack 0 of the first budget only: truth + two snapshots
-    assert captured.fig.axes[-1].texts[0].get_text() == "MSE 1.0e-02\nfinished"
+    assert captured.fig.axes[-1].texts[0].get_text() == "MSE 1.0e-02\nnot recovered"
+
+
+def test_reconstruction_panels_say_recovered_not_recovered_or_diverged():
+    from types import SimpleNamespace
+
+    from sharegrad.report.sample import outcome
+
+    assert outcome(SimpleNamespace(status="finished", success=True)) == "recovered"
+    assert outcome(SimpleNamespace(status="finished", success=False)) == "not recovered"
+    assert outcome(SimpleNamespace(status="diverged", success=False)) == "diverged"
+
+
+def test_dlg_summary_says_what_the_sample_can_show_and_judges_a_perceptual_criterion(tmp_path):
+    # 5 attacks of one cell (a rate it bounds), 1 attack of Inverting Gradients (the outcome on one image),
+    # whose image is recognisable (LPIPS 0.1) though not pixel-exact
+    rows = [image(i, True, 50, lpips=0.01, ssim=0.99) for i in range(5)]
+    rows.append(image(9, False, attack="inverting_gradients", mse=0.01, lpips=0.1, ssim=0.4))
+    csv = write_csv(tmp_path / "dlg.csv", rows)
+    out = tmp_path / "summary.md"
+    note = {"model": CELL["model"], "batch_size": CELL["batch_size"], "attack": "inverting_gradients",
+            "line_search": CELL["line_search"], "labels": CELL["labels"], "iterations": CELL["iterations"],
+            "defense": "none", "level": 0, "note": "judge it by the recognisable column"}
+    dlg_summary.render([csv], out, {"config": "handwritten", "notes": [note]})
+    text = out.read_text()
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("**What this sample can and cannot show:**")]
+    can, cannot = line.split("it cannot judge a rate")
+    assert "dlg" in can and "(5/5, 95% interval 57%-100%)" in can and "inverting_gradients" not in can
+    assert "inverting_gradients" in cannot and "(0/1, 95% interval 0%-79%; judge it by the recognisable column)" in cannot
+    (table,) = markdown_tables(text)
+    by_attack = {r["attack"]: r for r in table}
+    column = "recognisable (LPIPS <= 0.2) [95% CI]"
+    assert by_attack["inverting_gradients"][column] == "1/1 = 100% [21%, 100%]"
+    assert by_attack["inverting_gradients"]["success rate [95% CI]"] == "0/1 = 0% [0%, 79%]"
+    assert by_attack["inverting_gradients"]["attacks"] == "1 (few)" and by_attack["dlg"]["attacks"] == "5"

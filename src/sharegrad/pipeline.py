@@ -11,10 +11,27 @@ import shlex
 from sharegrad import grid
 from sharegrad.errors import UserError
 
-# Every image-attack cell spells all of these in its path, defaults included,
-# so the no-defense baseline of a defense sweep is the same job as the plain run.
-DLG_CELL_DEFAULTS = {"line_search": "none", "labels": "joint", "defense": "none", "level": 0}
+# Every image-attack cell spells these in its path, defaults included, so the
+# no-defense baseline of a defense sweep is the same job as the plain run; an
+# attack's own cell settings (CELL_SETTINGS) only where the attack takes them.
+DLG_CELL_DEFAULTS = {"defense": "none", "level": 0}
 DLG_CELL_KEYS = ["model", "batch_size", "attack", "line_search", "labels", "defense", "level", "iterations"]
+# Settings a grid sweeps and a path spells for the attacks that declare them
+# (``register_attack(name, cell_settings={"line_search": "none", "labels": "joint"})``,
+# each with its default). An attack that declares nothing gets both, with these defaults.
+CELL_SETTINGS = {"line_search": "none", "labels": "joint"}
+
+
+def attack_cell_settings(name: str) -> dict:
+    """The cell settings ``name`` takes, with their defaults (unknown names: pipeline_config reports them)."""
+    from sharegrad.attacks import ATTACKS
+
+    try:
+        attack = ATTACKS.get(name)
+    except UserError:
+        return dict(CELL_SETTINGS)
+    declared = getattr(attack, "cell_settings", None)
+    return dict(CELL_SETTINGS) if declared is None else dict(declared)
 
 
 def results_root(config: dict) -> str:
@@ -32,12 +49,22 @@ def dlg_cells(config: dict, grids: list[dict] | None = None) -> list[dict]:
     for spec in config["dlg"]["grids"] if grids is None else grids:
         spec = dict(spec)
         attacks = spec.pop("attacks", None)  # a grid may run fewer or more attacks than attacks_per_cell
+        spec.pop("note", None)  # words for the tables (cell_notes), not a setting
         for cell in grid.expand({**{k: [v] for k, v in DLG_CELL_DEFAULTS.items()}, **spec}):
+            takes = attack_cell_settings(cell["attack"])
+            for key in CELL_SETTINGS:
+                if key not in takes and key in spec:
+                    raise UserError(f"dlg.grids: attack {cell['attack']} takes no {key} (it declares "
+                                    f"{sorted(takes) or 'no cell settings'}); give {key} only to attacks that take it")
+                if key in takes:
+                    cell.setdefault(key, takes[key])
+                else:
+                    cell.pop(key, None)
             # The budget is spelled in the path: a grid may shorten it (smoke, defense sweeps).
             settings = config["dlg"].get("attack_settings", {}).get(cell["attack"], {})
             cell.setdefault("iterations", settings.get("iterations", 300))
-            cell = {k: cell[k] for k in DLG_CELL_KEYS}
-            if cell["labels"] == "idlg" and cell["batch_size"] != 1:
+            cell = {k: cell[k] for k in DLG_CELL_KEYS if k in cell}
+            if cell.get("labels") == "idlg" and cell["batch_size"] != 1:
                 raise UserError(f"dlg.grids: labels idlg reads one label and needs batch_size 1, got {cell['batch_size']}")
             key = grid.cell_path(cell)
             if key not in seen:
@@ -47,8 +74,8 @@ def dlg_cells(config: dict, grids: list[dict] | None = None) -> list[dict]:
 
 
 def cell_path(cell: dict) -> str:
-    """The folder of a cell below ``dlg/``: its DLG_CELL_KEYS, in order."""
-    return grid.cell_path({k: cell[k] for k in DLG_CELL_KEYS})
+    """The folder of a cell below ``dlg/``: its DLG_CELL_KEYS (those its attack takes), in order."""
+    return grid.cell_path({k: cell[k] for k in DLG_CELL_KEYS if k in cell})
 
 
 ENGINES = ("sequential", "batched")
@@ -96,8 +123,9 @@ def dlg_cli_args(config: dict, cell_path: str, chunk: str) -> str:
     cell = grid.parse_cell_path(cell_path)
     start, stop = chunk.split("-")
     attack_config = dict(config["dlg"].get("attack_settings", {}).get(cell["attack"], {}))
-    attack_config["line_search"] = cell["line_search"]
-    attack_config["labels"] = cell["labels"]
+    for key in CELL_SETTINGS:  # only the cell settings the attack takes are in its cells
+        if key in cell:
+            attack_config[key] = cell[key]
     attack_config["iterations"] = int(cell["iterations"])
     args = [
         "--dataset", config["data"]["image_dataset"], "--split", config["data"]["split"],
@@ -110,6 +138,31 @@ def dlg_cli_args(config: dict, cell_path: str, chunk: str) -> str:
     if attack_engine(config)[0] == "batched" and cell["attack"] in BATCHED_ATTACKS:
         args += ["--engine", "batched"]
     return " ".join(shlex.quote(str(a)) for a in args)
+
+
+# A cell's row in the tables: what the notes of its grid are matched on.
+NOTE_KEYS = ["model", "batch_size", "attack", "line_search", "labels", "iterations", "defense", "level"]
+
+
+def cell_notes(config: dict, grids: list[dict]) -> list[dict]:
+    """The ``note`` of each grid, once per cell of that grid (its NOTE_KEYS beside the words)."""
+    notes = []
+    for spec in grids:
+        if spec.get("note"):
+            for cell in dlg_cells(config, [spec]):
+                notes.append({**{k: cell[k] for k in NOTE_KEYS if k in cell},
+                              "note": " ".join(str(spec["note"]).split())})
+    return notes
+
+
+def summary_options(config: dict) -> dict:
+    """The DLG summary's options: the grids' notes."""
+    return {"notes": cell_notes(config, config["dlg"]["grids"])}
+
+
+def reconstruction_instances(config: dict) -> dict[str, dict]:
+    """``dlg.figures.reconstructions`` as figure instances: ``main`` is the unsuffixed figure."""
+    return {("" if name == "main" else name): options for name, options in reconstruction_figures(config).items()}
 
 
 def reconstruction_figures(config: dict) -> dict[str, dict]:

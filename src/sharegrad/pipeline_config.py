@@ -39,8 +39,17 @@ def attack_names(modality: str) -> list[str]:
 
 
 def settings_validator(attack):
-    """The attack's own check of its settings (``attack.validate``, else its module's ``resolve``), or None."""
+    """The attack's own check of its settings: ``attack.validate``, else the settings it declares
+    (``register_attack(name, settings={...})``: name -> default), else its module's ``resolve``; or None."""
     validate = getattr(attack, "validate", None)
+    declared = getattr(attack, "settings", None)
+    if validate is None and declared is not None:
+        known = set(declared) | set(getattr(attack, "cell_settings", None) or {})
+
+        def validate(values: dict) -> None:
+            unknown = sorted(set(values) - known)
+            if unknown:
+                raise UserError(f"unknown setting(s) {unknown}; known: {sorted(known)}")
     if validate is None:
         validate = getattr(importlib.import_module(attack.__module__), "resolve", None)
     return validate
@@ -99,11 +108,11 @@ def _figure_cell_problems(field: str, figures: dict, models: list[str], attacks:
 def name_problems(config: dict) -> list[str]:
     from sharegrad.defenses import DEFENSES
     from sharegrad.sync import SYNC_METHODS
-    from sharegrad.train.models import BUILDERS
+    from sharegrad.train.models import TRAIN_MODELS
 
     image_models, text_models = model_names(IMAGE), model_names(TEXT)
     image_attacks, text_attacks = attack_names(IMAGE), attack_names(TEXT)
-    defenses, sync_methods, train_models = DEFENSES.names(), SYNC_METHODS.names(), sorted(BUILDERS)
+    defenses, sync_methods, train_models = DEFENSES.names(), SYNC_METHODS.names(), TRAIN_MODELS.names()
     problems = []
 
     dlg = config["dlg"]

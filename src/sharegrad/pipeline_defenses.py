@@ -37,3 +37,8 @@ def chunk_dirs(config: dict) -> list[str]:
 
 def figure_options(config: dict, name: str, **extra) -> dict:
     return {**section(config).get("figures", {}).get(name, {}), **extra}
+
+
+def table_options(config: dict) -> dict:
+    """The defense tables' options: the verdict thresholds and the grids' notes."""
+    return {"verdict": section(config)["verdict"], "notes": pipeline.cell_notes(config, grids(config))}

@@ -24,10 +24,15 @@ class Registry(Generic[T]):
         self._entries: dict[str, T] = {}
         self._loaded = False
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str, **declared) -> Callable[[T], T]:
+        """Register under ``name``; ``declared`` (keyword attributes such as an attack's ``modality`` or
+        ``cell_settings``) is set on the object, so what the pipeline asks of a plug-in lives in its file."""
+
         def decorate(obj: T) -> T:
             if name in self._entries and self._entries[name] is not obj:
                 raise ValueError(f"{self.kind} {name!r} registered twice")
+            for key, value in declared.items():
+                setattr(obj, key, value)
             self._entries[name] = obj
             return obj
 

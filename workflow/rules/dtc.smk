@@ -3,15 +3,7 @@
 # figures. Ranks are local processes (gloo on CPU, NCCL on GPU); on a cluster
 # the profile gives the job its GPUs.
 
-import json
-
 import sharegrad.pipeline_dtc as pipeline_dtc
-
-ALL_TARGETS.extend([
-    f"{FIGURES}/dtc_accuracy.md", f"{FIGURES}/dtc_accuracy.html", f"{FIGURES}/dtc_curves.png",
-    f"{FIGURES}/dtc_delay_period.png", f"{FIGURES}/dtc_defense_cost.md", f"{FIGURES}/dtc_defense_cost.html",
-])
-
 
 rule dtc_train:
     input:
@@ -50,68 +42,3 @@ rule dtc_aggregate:
         f"{LOGS}/dtc_aggregate.log",
     shell:
         "sharegrad aggregate-dtc {input} --out {output.table} --curves {output.curves} > {log} 2>&1"
-
-
-rule figure_dtc_accuracy:
-    input:
-        f"{RESULTS}/dtc.csv",
-    output:
-        table=f"{FIGURES}/dtc_accuracy.md",
-        html=report(f"{FIGURES}/dtc_accuracy.html", caption="../report/dtc_accuracy.rst", category=DTS_PAPER,
-                    subcategory="Distributed training",
-                    labels=shown("Final test accuracy per method, against synchronous SGD (table)")),
-    params:
-        options=json.dumps({"config": config["name"]}),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/dtc_accuracy.log",
-    shell:
-        "sharegrad figure dtc_accuracy --csv {input} --out {output.table} --html {output.html}"
-        " --options '{params.options}' > {log} 2>&1"
-
-
-rule figure_dtc_curves:
-    input:
-        f"{RESULTS}/dtc_curves.csv",
-    output:
-        report(f"{FIGURES}/dtc_curves.png", caption="../report/dtc_curves.rst", category=DTS_PAPER,
-               subcategory="Distributed training", labels=shown("Training loss and test accuracy over the epochs")),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/dtc_curves.log",
-    shell:
-        "sharegrad figure dtc_curves --csv {input} --out {output} > {log} 2>&1"
-
-
-rule figure_dtc_delay_period:
-    input:
-        f"{RESULTS}/dtc.csv",
-    output:
-        report(f"{FIGURES}/dtc_delay_period.png", caption="../report/dtc_delay_period.rst", category=DTS_PAPER,
-               subcategory="Distributed training", labels=shown("Accuracy against delay and period")),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/dtc_delay_period.log",
-    shell:
-        "sharegrad figure dtc_delay_period --csv {input} --out {output} > {log} 2>&1"
-
-
-rule figure_dtc_defense_cost:
-    input:
-        f"{RESULTS}/dtc.csv",
-    output:
-        table=f"{FIGURES}/dtc_defense_cost.md",
-        html=report(f"{FIGURES}/dtc_defense_cost.html", caption="../report/dtc_defense_cost.rst", category=DTS_PAPER,
-                    subcategory="Distributed training", labels=shown("Accuracy cost of each defense (table)")),
-    params:
-        options=json.dumps({"config": config["name"]}),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/dtc_defense_cost.log",
-    shell:
-        "sharegrad figure dtc_defense_cost --csv {input} --out {output.table} --html {output.html}"
-        " --options '{params.options}' > {log} 2>&1"

@@ -1,112 +1,71 @@
-# Figures and tables of the image attacks: each reads only aggregated CSVs, so it
-# rebuilds without rerunning any attack or training job.
+# Every figure and table of the config: one rule per figure registered in
+# sharegrad/report/ (sharegrad.report.pipeline_figures), from what its module
+# declares: the aggregated CSVs it reads, the section that turns it on, its
+# report title, caption and options. Adding a figure is adding its module.
+# Each reads only aggregated CSVs, so it rebuilds without rerunning any attack
+# or training job. Included after every stage, so each stage's CSVs have rules.
 
 import json
+import os
 
-RECONSTRUCTIONS = pipeline.reconstruction_figures(config)
-ALL_TARGETS.extend(
-    [pipeline.reconstruction_figure(config, name) for name in RECONSTRUCTIONS]
-    + [
-        f"{FIGURES}/dlg_summary.md",
-        f"{FIGURES}/dlg_summary.html",
-        f"{FIGURES}/dlg_batch_size.png",
-        f"{FIGURES}/dlg_loss_curves.png",
-    ]
-)
+from sharegrad.report import pipeline_figures
 
 
-rule figure_dlg_reconstructions:
-    input:
-        f"{RESULTS}/dlg.csv",
-    output:
-        report(
-            f"{FIGURES}/dlg_reconstructions.png",
-            caption="../report/dlg_reconstructions.rst",
-            category=DLG_PAPER,
-            subcategory="Images",
-            labels=shown("Reconstructions over the iterations"),
-        ),
-    params:
-        options=json.dumps(RECONSTRUCTIONS.get("main", {})),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/dlg_reconstructions.log",
-    shell:
-        "sharegrad figure dlg_reconstructions --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"
+def _caption(spec):
+    """The module's caption text, written where the report reads it; else workflow/report/NAME.rst."""
+    if spec.caption is None:
+        return f"../report/{spec.name}.rst"
+    path = os.path.abspath(f".snakemake/sharegrad_captions/{spec.name}.rst")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.exists(path) or open(path).read() != spec.caption:
+        with open(path, "w") as handle:
+            handle.write(spec.caption)
+    return path
 
 
-use rule figure_dlg_reconstructions as figure_dlg_reconstructions_named with:
-    output:
-        report(
-            f"{FIGURES}/dlg_reconstructions_{{name}}.png",
-            caption="../report/dlg_reconstructions.rst",
-            category=DLG_PAPER,
-            subcategory="Images",
-            labels=shown("Reconstructions over the iterations: {name}"),
-        ),
-    params:
-        options=lambda w: json.dumps(RECONSTRUCTIONS[w.name]),
-    log:
-        f"{LOGS}/figures/dlg_reconstructions_{{name}}.log",
+for _spec in pipeline_figures(config):
+    for _stem, _options in _spec.outputs(config).items():
+        _title = _spec.title + (f": {_stem[len(_spec.name) + 1:]}" if _stem != _spec.name else "")
+        _report = dict(caption=_caption(_spec), category=_spec.paper(), subcategory=_spec.subcategory,
+                       labels=shown(_title))
+        if _spec.table:
+            ALL_TARGETS.extend([f"{FIGURES}/{_stem}.md", f"{FIGURES}/{_stem}.html"])
 
+            rule:
+                name:
+                    f"figure_{_stem}"
+                input:
+                    [f"{RESULTS}/{path}" for path in _spec.input_files(config)],
+                output:
+                    table=f"{FIGURES}/{_stem}.md",
+                    html=report(f"{FIGURES}/{_stem}.html", **_report),
+                params:
+                    name=_spec.name,
+                    options=json.dumps(_options),
+                conda:
+                    CONDA_ENV
+                log:
+                    f"{LOGS}/figures/{_stem}.log",
+                shell:
+                    "sharegrad figure {params.name} --csv {input} --out {output.table} --html {output.html}"
+                    " --options '{params.options}' > {log} 2>&1"
 
-rule figure_dlg_batch_size:
-    input:
-        f"{RESULTS}/dlg.csv",
-    output:
-        report(
-            f"{FIGURES}/dlg_batch_size.png",
-            caption="../report/dlg_batch_size.rst",
-            category=DLG_PAPER,
-            subcategory="Images",
-            labels=shown("Success rate and iterations against batch size"),
-        ),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/dlg_batch_size.log",
-    shell:
-        "sharegrad figure dlg_batch_size --csv {input} --out {output} > {log} 2>&1"
+        else:
+            ALL_TARGETS.append(f"{FIGURES}/{_stem}.png")
 
-
-rule figure_dlg_loss_curves:
-    input:
-        f"{RESULTS}/dlg_curves.csv",
-    output:
-        report(
-            f"{FIGURES}/dlg_loss_curves.png",
-            caption="../report/dlg_loss_curves.rst",
-            category=DLG_PAPER,
-            subcategory="Images",
-            labels=shown("Gradient-match loss over the iterations"),
-        ),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/dlg_loss_curves.log",
-    shell:
-        "sharegrad figure dlg_loss_curves --csv {input} --out {output} > {log} 2>&1"
-
-
-rule figure_dlg_summary:
-    input:
-        f"{RESULTS}/dlg.csv",
-    output:
-        table=f"{FIGURES}/dlg_summary.md",
-        html=report(
-            f"{FIGURES}/dlg_summary.html",
-            caption="../report/dlg_summary.rst",
-            category=DLG_PAPER,
-            subcategory="Images",
-            labels=shown("Summary per cell: success rate, MSE, labels, time (table)"),
-        ),
-    params:
-        options=json.dumps({"config": config["name"]}),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/dlg_summary.log",
-    shell:
-        "sharegrad figure dlg_summary --csv {input} --out {output.table} --html {output.html}"
-        " --options '{params.options}' > {log} 2>&1"
+            rule:
+                name:
+                    f"figure_{_stem}"
+                input:
+                    [f"{RESULTS}/{path}" for path in _spec.input_files(config)],
+                output:
+                    report(f"{FIGURES}/{_stem}.png", **_report),
+                params:
+                    name=_spec.name,
+                    options=json.dumps(_options),
+                conda:
+                    CONDA_ENV
+                log:
+                    f"{LOGS}/figures/{_stem}.log",
+                shell:
+                    "sharegrad figure {params.name} --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"

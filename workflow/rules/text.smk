@@ -1,17 +1,10 @@
 # Deep Leakage from Gradients on text: BERT masked-LM gradients of one sentence
 # -> the sentence. One job = one cell (model x attack x defense x level) on a
-# range of sentences; then one CSV; then the figures, which read only the CSVs.
+# range of sentences; then one CSV (its figures: figures.smk, from sharegrad/report/text_*).
 
 from sharegrad.checkpoint import cli_args as checkpoint_args
 
-import json
-
 import sharegrad.pipeline_text as pipeline_text
-
-TEXT = config["text"]
-TEXT_FIGURES = ["text_decoding.md", "text_decoding.html", "text_summary.md", "text_summary.html", "text_length.png",
-                "text_defenses.png"]
-ALL_TARGETS.extend([f"{FIGURES}/{name}" for name in TEXT_FIGURES])
 
 
 rule text_corpus:
@@ -64,71 +57,3 @@ rule text_aggregate:
         f"{LOGS}/text_aggregate.log",
     shell:
         "sharegrad aggregate-dlg-text {input} --out {output.table} --snapshots {output.snapshots} > {log} 2>&1"
-
-
-rule figure_text_decoding:
-    input:
-        rules.text_aggregate.output.snapshots,
-    output:
-        table=f"{FIGURES}/text_decoding.md",
-        html=report(f"{FIGURES}/text_decoding.html", caption="../report/text_decoding.rst", category=DLG_PAPER,
-                    subcategory="Text", labels=shown("A sentence decoded over the iterations (table)")),
-    params:
-        options=json.dumps(TEXT["figures"]["decoding"]),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/text_decoding.log",
-    shell:
-        "sharegrad figure text_decoding --csv {input} --out {output.table} --html {output.html}"
-        " --options '{params.options}' > {log} 2>&1"
-
-
-rule figure_text_summary:
-    input:
-        rules.text_aggregate.output.table,
-    output:
-        table=f"{FIGURES}/text_summary.md",
-        html=report(f"{FIGURES}/text_summary.html", caption="../report/text_summary.rst", category=DLG_PAPER,
-                    subcategory="Text", labels=shown("Token accuracy, ROUGE-L and exact matches per cell (table)")),
-    params:
-        options=json.dumps({"config": config["name"]}),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/text_summary.log",
-    shell:
-        "sharegrad figure text_summary --csv {input} --out {output.table} --html {output.html}"
-        " --options '{params.options}' > {log} 2>&1"
-
-
-rule figure_text_length:
-    input:
-        rules.text_aggregate.output.table,
-    output:
-        report(f"{FIGURES}/text_length.png", caption="../report/text_length.rst", category=DLG_PAPER,
-               subcategory="Text", labels=shown("Recovery against sentence length")),
-    params:
-        options=json.dumps({}),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/text_length.log",
-    shell:
-        "sharegrad figure text_length --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"
-
-
-rule figure_text_defenses:
-    input:
-        rules.text_aggregate.output.table,
-    output:
-        report(f"{FIGURES}/text_defenses.png", caption="../report/text_defenses.rst", category=DLG_PAPER,
-               subcategory="Text", labels=shown("Text recovery per defense and level")),
-    params:
-        options=json.dumps(TEXT["figures"]["defenses"]),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/figures/text_defenses.log",
-    shell:
-        "sharegrad figure text_defenses --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"

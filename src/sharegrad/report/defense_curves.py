@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sharegrad.errors import UserError
+from sharegrad import pipeline_defenses
 from sharegrad.report import register_figure
 from sharegrad.report.defense_table import FAMILY_ORDER, family, level_label, sort_key
 from sharegrad.report.style import plt, save, sns
@@ -42,7 +43,9 @@ def quartiles(rows: pd.DataFrame) -> pd.DataFrame:
                          "attacks": losses.count()})
 
 
-@register_figure("defense_curves")
+@register_figure("defense_curves", section="defenses", inputs=["defenses_curves.csv"], subcategory="Defenses",
+                 title="Gradient-match loss per defense and level",
+                 options=lambda config: pipeline_defenses.figure_options(config, "curves"))
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = select_cell(pd.read_csv(csv_paths[0]), options)
     table = table[np.isfinite(table.gradient_match_loss)]

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 
 from sharegrad.errors import UserError
+from sharegrad import pipeline_defenses
 from sharegrad.report import register_figure
+from sharegrad.report.sample import outcome
 from sharegrad.report.defense_curves import select_cell
 from sharegrad.report.defense_table import level_label, sort_key
 from sharegrad.report.style import plt, save
@@ -26,7 +28,9 @@ def final_image(arrays_path: str, position: int) -> tuple[np.ndarray, np.ndarray
         return arrays["truth"][position], arrays["final"][position]
 
 
-@register_figure("defense_reconstructions")
+@register_figure("defense_reconstructions", section="defenses", inputs=["defenses.csv"], subcategory="Defenses",
+                 title="Reconstructions per defense and level",
+                 options=lambda config: pipeline_defenses.figure_options(config, "reconstructions"))
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = select_cell(pd.read_csv(csv_paths[0]), options)
     images = (table[["image_index"]].drop_duplicates().sort_values("image_index")
@@ -44,7 +48,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
                 row = match.iloc[0]
                 truth, final = final_image(row["arrays"], int(row["position"]))
                 ax.imshow(np.clip(final.transpose(1, 2, 0), 0, 1))
-                ax.set_xlabel(f"SSIM {row.ssim:.2f}", fontsize=6, labelpad=1)
+                ax.set_xlabel(f"SSIM {row.ssim:.2f}\n{outcome(row)}", fontsize=6, labelpad=1)
                 if not axes[0][c].images:
                     axes[0][c].imshow(np.clip(truth.transpose(1, 2, 0), 0, 1))
             if c == 0:

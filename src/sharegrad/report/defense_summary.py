@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.claims import claim, paper_value
+from sharegrad import pipeline_defenses
 from sharegrad.report import register_figure
-from sharegrad.report.defense_table import CELL, describe_thresholds, level_label, markdown, read
+from sharegrad.report.defense_table import CELL, describe_thresholds, level_label, markdown, read, sample
+from sharegrad.report.sample import FEW_IMAGES, few_said
 from sharegrad.report.style import write_text
 
 NOISE = ("gaussian", "laplacian")
@@ -89,6 +91,9 @@ def section(cell: dict, rows: pd.DataFrame) -> str:
         said = {"leaks": "leaks", "partly": "leaks partly", "stops": "fails"}[b.verdict]
         lines.append(f"Without a defense the attack {said} ({b.successes}/{b.images} images recovered, "
                      f"median SSIM {b.median_ssim:.3f}).")
+        if b.attacks < FEW_IMAGES:
+            lines.append(f"Every verdict below rests on {b.attacks} attack{'s' if b.attacks != 1 else ''} per level "
+                         f"(fewer than {FEW_IMAGES}): it is the outcome on these images, not a rate.")
         if b.verdict != "leaks":
             lines.append("The baseline itself does not leak here, so the claims below cannot be judged "
                          "(inconclusive): a defense cannot stop a leak that is not there.")
@@ -98,7 +103,8 @@ def section(cell: dict, rows: pd.DataFrame) -> str:
         lines.append("- " + describe_levels(rows[rows.defense == defense], defense))
     for defense in [d for d in PRECISION if d in set(rows.defense)]:
         r = rows[rows.defense == defense].iloc[0]
-        lines.append(f"- **{defense}**: {r.verdict} ({r.successes}/{r.images} recovered, "
+        few = few_said(int(r.attacks))
+        lines.append(f"- **{defense}**: {r.verdict}{f', {few}' if few else ''} ({r.successes}/{r.images} recovered, "
                      f"median SSIM {r.median_ssim:.3f}).")
     others = sorted(set(rows.defense) - set(NOISE + PRUNING + PRECISION + ("none",)))
     for defense in others:
@@ -112,14 +118,19 @@ def section(cell: dict, rows: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-@register_figure("defense_summary")
+@register_figure("defense_summary", section="defenses", inputs=["defenses.csv"], table=True, subcategory="Defenses",
+                 title="Which defenses stop the attack, from which level (table)",
+                 options=lambda config: pipeline_defenses.table_options(config))
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table, summary, thresholds = read(csv_paths, options)
+    per_cell = sorted(set(int(n) for n in summary.images))
     parts = [f"# Which defenses stop DLG\n\nMeasured on {', '.join(sorted(table.dataset.unique()))} "
-             f"({len(table)} attacked images; config {options.get('config', 'unknown')}). "
+             f"({len(table)} attacked images: {len(summary)} defense and level cells of "
+             f"{' to '.join(str(n) for n in (per_cell[0], per_cell[-1]) if n is not None) if len(per_cell) > 1 else per_cell[0]}"
+             f" image{'s' if per_cell[-1] != 1 else ''} each; config {options.get('config', 'unknown')}). "
              f"Verdicts: {describe_thresholds(thresholds)}; success = image MSE < {table.success_mse.iloc[0]:g}. "
              f"DLG's claims: Zhu et al. 2019, section 5, as experiments/claims.yaml states them (recalled, not "
-             f"re-read from the paper).\n"]
+             f"re-read from the paper).\n", sample(summary, options.get("notes")) + "\n"]
     for key, rows in summary.groupby(CELL, sort=False):
         parts.append(section(dict(zip(CELL, key)), rows))
     parts.append("## Table\n\n" + markdown(summary) + "\n")

@@ -16,7 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.errors import UserError
+from sharegrad import pipeline_defenses
 from sharegrad.report import register_figure
+from sharegrad.report.sample import few_said, note_for, sample_line
 from sharegrad.report.stats import rate_with_interval
 from sharegrad.report.style import write_text
 
@@ -82,6 +84,7 @@ def summarise(table: pd.DataFrame, thresholds: dict) -> pd.DataFrame:
         median_ssim = _median(group.ssim)
         rows.append({
             **cell, "family": family(cell["defense"]), "images": len(group), "successes": successes,
+            "attacks": int(group.attack_index.nunique()),
             "rate": rate, "median_mse": _median(group.mse), "median_psnr": _median(group.psnr),
             "median_ssim": median_ssim, "median_lpips": _median(group.lpips),
             "label_accuracy": float(group.label_correct.astype(bool).mean()),
@@ -111,7 +114,8 @@ def markdown(summary: pd.DataFrame) -> str:
         "median SSIM": [_fmt(v, ".3f") for v in summary.median_ssim],
         "median LPIPS": [_fmt(v, ".3f") for v in summary.median_lpips],
         "label acc.": [f"{v:.0%}" for v in summary.label_accuracy],
-        "verdict": summary.verdict,
+        # a verdict of few attacks is the outcome on those images: it says so
+        "verdict": [v + (f" ({few_said(n)})" if few_said(n) else "") for v, n in zip(summary.verdict, summary.attacks)],
     })
     return shown.to_markdown(index=False, disable_numparse=True)  # keep 3.2e-02 as written
 
@@ -119,6 +123,17 @@ def markdown(summary: pd.DataFrame) -> str:
 def describe_thresholds(thresholds: dict) -> str:
     return (f"leaks: success rate >= {thresholds['leaks_min_success']:g}; stops: success rate <= "
             f"{thresholds['stops_max_success']:g} and median SSIM <= {thresholds['stops_max_ssim']:g}; else partly")
+
+
+def sample(summary: pd.DataFrame, notes: list[dict] | None) -> str:
+    """The table's line on what its sample can and cannot show (one entry per defense and level)."""
+    cells = []
+    for row in summary.to_dict("records"):
+        level = "no defense" if row["defense"] == "none" else (
+            row["defense"] if float(row["level"]) == 0 else f"{row['defense']} {float(row['level']):g}")
+        label = f"{row['model']} batch {row['batch_size']} {level}"
+        cells.append((label, int(row["successes"]), int(row["images"]), int(row["attacks"]), note_for(row, notes)))
+    return sample_line(cells)
 
 
 def read(csv_paths: list[Path], options: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -131,7 +146,9 @@ def read(csv_paths: list[Path], options: dict) -> tuple[pd.DataFrame, pd.DataFra
     return table, summarise(table, thresholds), thresholds
 
 
-@register_figure("defense_table")
+@register_figure("defense_table", section="defenses", inputs=["defenses.csv"], table=True, subcategory="Defenses",
+                 title="Success rate, SSIM and verdict per defense and level (table)",
+                 options=lambda config: pipeline_defenses.table_options(config))
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table, summary, thresholds = read(csv_paths, options)
     iterations = ", ".join(str(i) for i in sorted(summary.iterations.unique()))
@@ -141,5 +158,6 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
             f"images, attack not diverged; interval: 95% Wilson. Verdict: {describe_thresholds(thresholds)}. "
             f"SSIM: scikit-image, 7x7 window; LPIPS: AlexNet v0.1 (n/a where the run had no LPIPS weights). "
             f"Device(s): {', '.join(sorted(table.device.unique()))}. Config: {options.get('config', 'unknown')}.\n\n"
+            + sample(summary, options.get("notes")) + "\n\n"
             + markdown(summary) + "\n")
     write_text(output, text)

@@ -38,7 +38,8 @@ def by_batch_size(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@register_figure("dlg_batch_size")
+@register_figure("dlg_batch_size", section="dlg", inputs=["dlg.csv"], subcategory="Images",
+                 title="Success rate and iterations against batch size")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = pd.read_csv(csv_paths[0])
     table = table[table.defense.astype(str) == "none"] if "defense" in table else table

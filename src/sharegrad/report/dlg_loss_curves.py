@@ -13,7 +13,8 @@ from sharegrad.report.style import plt, save, sns
 CELL = ["dataset", "model", "batch_size", "attack", "line_search", "labels", "iterations"]
 
 
-@register_figure("dlg_loss_curves")
+@register_figure("dlg_loss_curves", section="dlg", inputs=["dlg_curves.csv"], subcategory="Images",
+                 title="Gradient-match loss over the iterations")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     curves = pd.read_csv(csv_paths[0])
     if "defense" in curves:

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from sharegrad.errors import UserError
+from sharegrad import pipeline
 from sharegrad.report import register_figure
+from sharegrad.report.sample import outcome
 from sharegrad.report.style import plt, save
 
 FILTER_KEYS = ("dataset", "model", "batch_size", "attack", "line_search", "labels", "iterations", "defense", "level")
@@ -40,7 +42,9 @@ def pick_columns(steps: np.ndarray, columns: int) -> list[int]:
     return sorted(set(np.linspace(0, len(steps) - 1, columns).round().astype(int).tolist()))
 
 
-@register_figure("dlg_reconstructions")
+@register_figure("dlg_reconstructions", section="dlg", inputs=["dlg.csv"], subcategory="Images",
+                 title="Reconstructions over the iterations",
+                 instances=lambda config: pipeline.reconstruction_instances(config))
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = select(pd.read_csv(csv_paths[0]), options)
     attacks = table.drop_duplicates("attack_index").sort_values("attack_index").head(int(options.get("rows", 4)))
@@ -62,7 +66,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
             axes[r][c].imshow(np.clip(image.transpose(1, 2, 0), 0, 1))
             if r == 0:
                 axes[r][c].set_title(f"iter {step}", fontsize=7)
-        axes[r][-1].text(1.05, 0.5, f"MSE {row.mse:.1e}\n{row.status}", transform=axes[r][-1].transAxes,
+        axes[r][-1].text(1.05, 0.5, f"MSE {row.mse:.1e}\n{outcome(row)}", transform=axes[r][-1].transAxes,
                          fontsize=6, va="center")
         for ax in axes[r]:
             ax.set_xticks([]), ax.set_yticks([])

@@ -15,7 +15,8 @@ ACCURACY = "test accuracy % (mean ± sd over n seeds; n = 1: the run's value)"
 SEEDS = "n (seeds)"
 
 
-@register_figure("dtc_accuracy")
+@register_figure("dtc_accuracy", section="dtc", inputs=["dtc.csv"], table=True, subcategory="Distributed training",
+                 title="Final test accuracy per method, against synchronous SGD (table)")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = with_names(pd.read_csv(csv_paths[0]))
     table = table[table.defense == "none"]

@@ -12,7 +12,8 @@ from sharegrad.report.dtc_common import METHOD_KEYS, SETUP_KEYS, with_names
 from sharegrad.report.style import save
 
 
-@register_figure("dtc_curves")
+@register_figure("dtc_curves", section="dtc", inputs=["dtc_curves.csv"], subcategory="Distributed training",
+                 title="Training loss and test accuracy over the epochs")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     curves = with_names(pd.read_csv(csv_paths[0]))
     curves = curves[curves.defense == "none"]

@@ -11,7 +11,8 @@ from sharegrad.report.dtc_common import METHOD_KEYS, seed_summary, with_names
 from sharegrad.report.style import write_text
 
 
-@register_figure("dtc_defense_cost")
+@register_figure("dtc_defense_cost", section="dtc", inputs=["dtc.csv"], table=True, subcategory="Distributed training",
+                 title="Accuracy cost of each defense (table)")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = with_names(pd.read_csv(csv_paths[0]))
     summary = seed_summary(table, ["setup", "epochs", "method_name"] + METHOD_KEYS + ["defense", "defense_level"])

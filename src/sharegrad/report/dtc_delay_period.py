@@ -26,7 +26,8 @@ def _line(ax, part: pd.DataFrame, x: str, label: str, style: str, index: int) ->
     include(ax, stats.index, 100 * (stats["mean"] + spread.fillna(0)))
 
 
-@register_figure("dtc_delay_period")
+@register_figure("dtc_delay_period", section="dtc", inputs=["dtc.csv"], subcategory="Distributed training",
+                 title="Accuracy against delay and period")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = pd.read_csv(csv_paths[0])
     table = table[table.defense == "none"]

@@ -38,7 +38,9 @@ def shown_steps(steps: list[int], every: int) -> list[int]:
     return [s for s in sorted(steps) if s % every == 0 or s == last]
 
 
-@register_figure("text_decoding")
+@register_figure("text_decoding", section="text", inputs=["text_snapshots.csv"], table=True, subcategory="Text",
+                 title="A sentence decoded over the iterations (table)",
+                 options=lambda config: config["text"]["figures"]["decoding"])
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = select(pd.read_csv(csv_paths[0]), options)
     wanted = options.get("sentences") or sorted(i for i in table.sentence_id.unique() if str(i).startswith("slide"))

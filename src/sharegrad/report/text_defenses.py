@@ -15,7 +15,8 @@ from sharegrad.report import register_figure
 from sharegrad.report.style import plain_ticks, plt, save
 
 
-@register_figure("text_defenses")
+@register_figure("text_defenses", section="text", inputs=["text.csv"], subcategory="Text", title="Text recovery per defense and level",
+                 options=lambda config: config["text"]["figures"]["defenses"])
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = pd.read_csv(csv_paths[0])
     budget = int(options.get("budget", table.budget.max()))

@@ -15,7 +15,7 @@ from sharegrad.report import register_figure
 from sharegrad.report.style import palette, plt, save, sns
 
 
-@register_figure("text_length")
+@register_figure("text_length", section="text", inputs=["text.csv"], subcategory="Text", title="Recovery against sentence length")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = pd.read_csv(csv_paths[0])
     table = table[table.defense == "none"]

@@ -17,7 +17,8 @@ from sharegrad.report.style import write_text
 CELL = ["model", "attack", "defense", "level", "budget"]
 
 
-@register_figure("text_summary")
+@register_figure("text_summary", section="text", inputs=["text.csv"], table=True, subcategory="Text",
+                 title="Token accuracy, ROUGE-L and exact matches per cell (table)")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = pd.read_csv(csv_paths[0])
     parts = [f"# DLG on BERT: per-sentence results (config {options.get('config', 'unknown')})\n",

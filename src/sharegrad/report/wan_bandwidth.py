@@ -13,7 +13,8 @@ from sharegrad.report.style import palette, plain_ticks, save
 from sharegrad.report.wan_common import machine_note, model_curve
 
 
-@register_figure("wan_bandwidth")
+@register_figure("wan_bandwidth", section="wan", inputs=["wan.csv"], subcategory="WAN",
+                 title="Scalability against link bandwidth, measured and modelled")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = pd.read_csv(csv_paths[0])
     latencies = sorted(table.latency_ms.unique())

@@ -13,7 +13,8 @@ from sharegrad.report.style import palette, plain_ticks, save
 from sharegrad.report.wan_common import machine_note, model_curve
 
 
-@register_figure("wan_latency")
+@register_figure("wan_latency", section="wan", inputs=["wan.csv"], subcategory="WAN",
+                 title="Scalability against link latency, measured and modelled")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = pd.read_csv(csv_paths[0])
     bandwidths = sorted(table.bandwidth_mbps.unique())

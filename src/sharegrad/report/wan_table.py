@@ -46,7 +46,11 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-@register_figure("wan_table")
+@register_figure("wan_table", section="wan", subcategory="WAN", table=True,
+                 title="Methods on one link, measured and projected to paper scale (table)",
+                 # the accuracy column, where this config trains too
+                 inputs=lambda config: ["wan.csv", "wan_projection.csv"] + (["dtc.csv"] if "dtc" in config else []),
+                 options=lambda config: {k: config["wan"]["table"][k] for k in ("latency_ms", "bandwidth_mbps")})
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     points, projection = pd.read_csv(csv_paths[0]), pd.read_csv(csv_paths[1])
     dtc = pd.read_csv(csv_paths[2]) if len(csv_paths) > 2 else None

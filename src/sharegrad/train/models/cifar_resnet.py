@@ -1,4 +1,4 @@
-"""Models the trainer builds by name: a small CNN for the 8x8 digits, ResNet-20 and ResNet18 for CIFAR.
+"""ResNet-20 and ResNet18 for CIFAR, as the trainer builds them.
 
 The ResNets use the CIFAR stem (3x3 convolution, stride 1, no max-pool):
 torchvision's ImageNet stem shrinks a 32x32 image to 1x1 too early.
@@ -6,29 +6,10 @@ torchvision's ImageNet stem shrinks a 32x32 image to 1x1 too early.
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sharegrad.errors import UserError
-from sharegrad.seeding import derive_seed
-
-
-class DigitsCNN(nn.Module):
-    """Two 3x3 convolutions, a pool, two linear layers (~38k weights); no BatchNorm,
-    so every rank's state is its weights alone."""
-
-    def __init__(self, num_classes: int = 10, in_channels: int = 1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1)
-        self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
-        self.fc1 = nn.Linear(32 * 4 * 4, 64)
-        self.fc2 = nn.Linear(64, num_classes)
-
-    def forward(self, x):
-        x = F.relu(self.conv1(x))
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+from sharegrad.train.models import register_train_model
 
 
 class BasicBlock(nn.Module):
@@ -76,21 +57,11 @@ class CifarResNet(nn.Module):
         return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
 
-BUILDERS = {
-    "digits_cnn": lambda num_classes, channels: DigitsCNN(num_classes, channels),
-    "resnet20": lambda num_classes, channels: CifarResNet([16, 32, 64], [3, 3, 3], num_classes, "pad", channels),
-    "resnet18": lambda num_classes, channels: CifarResNet([64, 128, 256, 512], [2, 2, 2, 2], num_classes,
-                                                          "conv", channels),
-}
+@register_train_model("resnet20")
+def resnet20(num_classes: int, in_channels: int = 3) -> nn.Module:
+    return CifarResNet([16, 32, 64], [3, 3, 3], num_classes, "pad", in_channels)
 
 
-def build_train_model(name: str, num_classes: int, in_channels: int, seed: int) -> nn.Module:
-    """The same seed gives the same initial weights on every rank (no broadcast needed)."""
-    if name not in BUILDERS:
-        raise UserError(f"unknown training model {name!r}; choose one of {', '.join(sorted(BUILDERS))}")
-    state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(derive_seed(seed, f"train-model:{name}"))
-        return BUILDERS[name](num_classes, in_channels)
-    finally:
-        torch.random.set_rng_state(state)
+@register_train_model("resnet18")
+def resnet18(num_classes: int, in_channels: int = 3) -> nn.Module:
+    return CifarResNet([64, 128, 256, 512], [2, 2, 2, 2], num_classes, "conv", in_channels)

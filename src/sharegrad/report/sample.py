@@ -1,0 +1,65 @@
+"""What a table's sample can and cannot show: one line under each table, from its own rows.
+
+A rate of few images is the outcome on those images, not an estimate: with 1 image a
+95% interval spans 0-79% or 21-100%. Each table prints one line that names the cells
+whose sample bounds their rate (``FEW_IMAGES`` images or more) and those whose sample
+cannot, with the grid's ``note`` (the config's words on what the cell is there to show).
+"""
+
+from __future__ import annotations
+
+from sharegrad.pipeline import NOTE_KEYS
+from sharegrad.report.stats import wilson_interval
+
+# Below this many images a cell's rate (and a verdict resting on it) is called the outcome on those images.
+FEW_IMAGES = 5
+
+
+def _same(a, b) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+def note_for(row: dict, notes: list[dict]) -> str | None:
+    """The note of the grid ``row``'s cell came from (matched on every NOTE_KEYS column the row has)."""
+    for note in notes or []:
+        if all(_same(row[k], note[k]) for k in NOTE_KEYS if k in row and k in note):
+            return note["note"]
+    return None
+
+
+def images_said(n: int) -> str:
+    return f"{n} image{'s' if n != 1 else ''}"
+
+
+def few_said(attacks: int) -> str:
+    """How a verdict or rate of ``attacks`` attacks is qualified where it is below FEW_IMAGES."""
+    return f"{attacks} attack{'s' if attacks != 1 else ''} only" if attacks < FEW_IMAGES else ""
+
+
+def sample_line(cells: list[tuple[str, int, int, int, str | None]]) -> str:
+    """One line: ``cells`` are (label, successes, images, attacks, note). A cell of fewer than FEW_IMAGES
+    attacks cannot judge a rate: the images of one attack (a batch) are one run, not independent draws."""
+    can, cannot = [], []
+    for label, successes, images, attacks, note in cells:
+        low, high = wilson_interval(successes, images)
+        runs = "" if attacks == images else f" in {attacks} attack{'s' if attacks != 1 else ''}"
+        said = (f"{label} ({successes}/{images}{runs}, 95% interval {low:.0%}-{high:.0%}"
+                + (f"; {note}" if note else "") + ")")
+        (can if attacks >= FEW_IMAGES else cannot).append(said)
+    parts = []
+    if can:
+        parts.append("it bounds the rate of " + "; ".join(can))
+    if cannot:
+        parts.append(f"it cannot judge a rate (fewer than {FEW_IMAGES} attacks: the outcome on those images only) for "
+                     + "; ".join(cannot))
+    return "**What this sample can and cannot show:** " + ("; ".join(parts) if parts else "no cells") + "."
+
+
+def outcome(row) -> str:
+    """What a reconstruction panel says of its image: diverged, recovered (the run's success test), or not."""
+    if getattr(row, "status", None) == "diverged":
+        return "diverged"
+    return "recovered" if bool(row.success) else "not recovered"
