@@ -158,3 +158,29 @@ def test_aggregate_dlg_text_one_row_per_budget(tmp_path):
     assert table.correct_by_position.tolist() == ["101", "101"]
     assert table.true_text.tolist()[0] == "a ##b c"
     assert snapshots.tokens.tolist() == ["x", "a b"]
+
+
+def test_aggregate_dlg_refuses_one_cell_of_two_settings_or_one_attack_twice(tmp_path, cli_env):
+    import subprocess
+
+    from conftest import venv_bin
+
+    lr = {"line_search": "strong_wolfe", "labels": "idlg", "iterations": 100}
+    one = write_records(tmp_path / "a", [attack_record(0, [image(0, True, 40)], attack_config={**lr, "lr": 1.0})])
+    other = write_records(tmp_path / "b", [attack_record(1, [image(0, True, 40)], attack_config={**lr, "lr": 0.5})])
+    out = ["--out", str(tmp_path / "dlg.csv"), "--curves", str(tmp_path / "curves.csv")]
+    proc = subprocess.run([venv_bin("sharegrad"), "aggregate-dlg", str(one), str(other), *out],
+                          capture_output=True, text=True, env=cli_env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "attack_config.lr: 1.0 vs 0.5" in proc.stderr and "aggregate them separately" in proc.stderr
+    assert not (tmp_path / "dlg.csv").exists()
+    twice = write_records(tmp_path / "c", [attack_record(0, [image(0, True, 40)], attack_config={**lr, "lr": 1.0})])
+    with pytest.raises(UserError, match="both hold attack 0"):
+        sources = []
+        aggregate_dlg.check_one_setting_per_cell(aggregate_dlg.read_records([one, twice], sources), sources)
+    # the same settings in two folders (two chunks of one cell) aggregate as before
+    more = write_records(tmp_path / "d", [attack_record(1, [image(0, False, mse=0.2)], attack_config={**lr, "lr": 1.0})])
+    proc = subprocess.run([venv_bin("sharegrad"), "aggregate-dlg", str(one), str(more), *out],
+                          capture_output=True, text=True, env=cli_env)
+    assert proc.returncode == 0, proc.stderr
+    assert len(pd.read_csv(tmp_path / "dlg.csv")) == 2

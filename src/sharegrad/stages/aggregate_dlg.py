@@ -16,7 +16,8 @@ from sharegrad.errors import UserError
 from sharegrad.stages.common import write_csv
 
 
-def read_records(folders: list[Path]) -> list[dict]:
+def read_records(folders: list[Path], sources: list[Path] | None = None) -> list[dict]:
+    """Every attack~N.json of ``folders``; ``sources``, if given, gets each record's file."""
     records = []
     for folder in folders:
         for file in sorted(Path(folder).glob("*.json")):
@@ -25,7 +26,52 @@ def read_records(folders: list[Path]) -> list[dict]:
                     records.append(json.load(handle))
                 except json.JSONDecodeError as exc:
                     raise UserError(f"{file} is not valid JSON ({exc}); delete it and rerun its rule") from None
+            if sources is not None:
+                sources.append(file)
     return records
+
+
+# A row's cell in dlg.csv: records that share it are averaged as draws of one setting.
+CELL_KEYS = ("dataset", "model", "batch_size", "attack", "line_search", "labels", "iterations", "defense", "level")
+# Parameters that may differ within a cell without changing what was measured (where files lie).
+NOT_SETTINGS = ("lpips_weights", "data_root")
+
+
+def settings(record: dict) -> dict:
+    """What a record measured under, flattened (``attack_config.lr``), file locations left out."""
+    params = {k: v for k, v in record["parameters"].items() if k not in NOT_SETTINGS}
+    flat = {k: v for k, v in params.items() if k != "attack_config"}
+    flat.update({f"attack_config.{k}": v for k, v in params.get("attack_config", {}).items()})
+    return flat
+
+
+def check_one_setting_per_cell(records: list[dict], sources: list[Path]) -> None:
+    """Refuse records of one cell (one row of the tables) run with different settings, or one attack twice:
+    averaging them would mix two experiments silently."""
+    first: dict[tuple, tuple[dict, Path]] = {}
+    seen: dict[tuple, Path] = {}
+    for record, source in zip(records, sources):
+        flat = settings(record)
+        params = record["parameters"]
+        attack_config = params.get("attack_config", {})
+        cell = (params["dataset"], params["model"], params["batch_size"], params["attack"],
+                attack_config.get("line_search"), attack_config.get("labels"), attack_config.get("iterations"),
+                params.get("defense", "none"), params.get("defense_level", 0))
+        if cell in first:
+            other, other_source = first[cell]
+            differ = sorted(k for k in set(flat) | set(other) if flat.get(k) != other.get(k))
+            if differ:
+                raise UserError(
+                    f"{source} and {other_source} are one cell ({', '.join(f'{k}={v}' for k, v in zip(CELL_KEYS, cell))}) "
+                    f"run with different settings ({', '.join(f'{k}: {other.get(k)!r} vs {flat.get(k)!r}' for k in differ)}); "
+                    "aggregate them separately, or rerun one with the other's settings")
+        else:
+            first[cell] = (flat, source)
+        key = (cell, record["attack_index"])
+        if key in seen:
+            raise UserError(f"{source} and {seen[key]} both hold attack {record['attack_index']} of one cell; "
+                            "keep one of them")
+        seen[key] = source
 
 
 def flatten(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -67,9 +113,11 @@ def register_cli(subparsers) -> None:
     p.add_argument("--curves", required=True, help="per-step curves CSV")
 
     def handler(args):
-        records = read_records([Path(f) for f in args.folders])
+        sources: list[Path] = []
+        records = read_records([Path(f) for f in args.folders], sources)
         if not records:
             raise UserError(f"no attack results found in {len(args.folders)} folder(s)")
+        check_one_setting_per_cell(records, sources)
         table, curves = flatten(records)
         write_csv(Path(args.out), table)
         write_csv(Path(args.curves), curves)
