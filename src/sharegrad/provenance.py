@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -20,6 +21,11 @@ _PACKAGES = ["sharegrad", "torch", "torchvision", "numpy", "scikit-image", "tran
 
 
 def package_versions() -> dict[str, str]:
+    return dict(_package_versions())
+
+
+@functools.lru_cache(maxsize=1)  # read once per process, not once per attack
+def _package_versions() -> dict[str, str]:
     versions = {"python": sys.version.split()[0]}
     for name in _PACKAGES:
         try:
@@ -29,6 +35,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+@functools.lru_cache(maxsize=1)  # two git processes once per process, not once per attack
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 
 def match_by_mse(reconstruction: torch.Tensor, truth: torch.Tensor) -> np.ndarray:
     """order[i] = index of the reconstruction assigned to ground-truth image i (minimum total MSE)."""
+    from scipy.optimize import linear_sum_assignment  # 1-2 s to import: only batches larger than one need it
+
     cost = ((truth.flatten(1)[:, None, :] - reconstruction.flatten(1)[None, :, :]) ** 2).mean(dim=2)
     rows, cols = linear_sum_assignment(cost.cpu().numpy())
     order = np.empty(len(truth), dtype=np.int64)
