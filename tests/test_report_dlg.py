@@ -240,3 +240,11 @@ def test_dlg_summary_says_what_the_sample_can_show_and_judges_a_perceptual_crite
     assert by_attack["inverting_gradients"][column] == "1/1 = 100% [21%, 100%]"
     assert by_attack["inverting_gradients"]["success rate [95% CI]"] == "0/1 = 0% [0%, 79%]"
     assert by_attack["inverting_gradients"]["attacks"] == "1 (few)" and by_attack["dlg"]["attacks"] == "5"
+
+
+def test_training_tables_say_what_one_seed_can_show():
+    from sharegrad.report.sample import seeds_line
+
+    assert "one run's accuracy, with no spread" in seeds_line([1, 1, 1])
+    assert "3 seeds per row" in seeds_line([3, 3]) and "two standard deviations" in seeds_line([3, 3])
+    assert "1 to 3 seed(s) per row" in seeds_line([1, 3])

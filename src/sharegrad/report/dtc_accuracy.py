@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.report import register_figure
+from sharegrad.report.sample import seeds_line
 from sharegrad.report.dtc_common import METHOD_KEYS, SETUP_KEYS, seed_summary, with_names
 from sharegrad.report.style import write_text
 
@@ -45,5 +46,6 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     text = ("# DTS: final test accuracy\n\nFinal = after the last step, every in-flight average applied; "
             f"accuracy of rank 0's model. Device(s): {devices}. Config: {options.get('config', 'unknown')}. "
             "Paper's claim: compensated delayed and temporally sparse updates keep the accuracy of synchronous "
-            "SGD.\n\n" + "\n".join(parts))
+            "SGD.\n\n" + seeds_line(table.groupby(SETUP_KEYS + METHOD_KEYS, dropna=False).size()) + "\n\n"
+            + "\n".join(parts))
     write_text(output, text)

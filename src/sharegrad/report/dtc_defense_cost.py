@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.report import register_figure
+from sharegrad.report.sample import seeds_line
 from sharegrad.report.dtc_common import METHOD_KEYS, seed_summary, with_names
 from sharegrad.report.style import write_text
 
@@ -28,5 +29,6 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
                      "cost vs no defense (points)": f"{cost:+.2f}" if cost == cost else "-"})
     text = ("# DTS: accuracy cost of the DLG defenses\n\nEach defense transforms every rank's local gradient "
             "before communication, in the same trainer. Config: "
-            f"{options.get('config', 'unknown')}.\n\n" + pd.DataFrame(rows).to_markdown(index=False) + "\n")
+            f"{options.get('config', 'unknown')}.\n\n" + seeds_line(summary["count"]) + "\n\n"
+            + pd.DataFrame(rows).to_markdown(index=False) + "\n")
     write_text(output, text)

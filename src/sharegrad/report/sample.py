@@ -39,13 +39,13 @@ def few_said(attacks: int) -> str:
     return f"{attacks} attack{'s' if attacks != 1 else ''} only" if attacks < FEW_IMAGES else ""
 
 
-def sample_line(cells: list[tuple[str, int, int, int, str | None]]) -> str:
+def sample_line(cells: list[tuple[str, int, int, int, str | None]], unit: str = "images", run: str = "attack") -> str:
     """One line: ``cells`` are (label, successes, images, attacks, note). A cell of fewer than FEW_IMAGES
     attacks cannot judge a rate: the images of one attack (a batch) are one run, not independent draws."""
     can, cannot = [], []
     for label, successes, images, attacks, note in cells:
         low, high = wilson_interval(successes, images)
-        runs = "" if attacks == images else f" in {attacks} attack{'s' if attacks != 1 else ''}"
+        runs = "" if attacks == images else f" in {attacks} {run}{'s' if attacks != 1 else ''}"
         said = (f"{label} ({successes}/{images}{runs}, 95% interval {low:.0%}-{high:.0%}"
                 + (f"; {note}" if note else "") + ")")
         (can if attacks >= FEW_IMAGES else cannot).append(said)
@@ -53,7 +53,7 @@ def sample_line(cells: list[tuple[str, int, int, int, str | None]]) -> str:
     if can:
         parts.append("it bounds the rate of " + "; ".join(can))
     if cannot:
-        parts.append(f"it cannot judge a rate (fewer than {FEW_IMAGES} attacks: the outcome on those images only) for "
+        parts.append(f"it cannot judge a rate (fewer than {FEW_IMAGES} {run}s: the outcome on those {unit} only) for "
                      + "; ".join(cannot))
     return "**What this sample can and cannot show:** " + ("; ".join(parts) if parts else "no cells") + "."
 
@@ -63,3 +63,17 @@ def outcome(row) -> str:
     if getattr(row, "status", None) == "diverged":
         return "diverged"
     return "recovered" if bool(row.success) else "not recovered"
+
+
+def seeds_line(counts) -> str:
+    """The line of a training table: how many seeds each method ran, and what that allows."""
+    counts = sorted({int(c) for c in counts})
+    if not counts:
+        return "**What this sample can and cannot show:** no runs."
+    said = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    if counts[0] < 2:
+        return (f"**What this sample can and cannot show:** {said} seed(s) per row: each row with one seed is one run's "
+                "accuracy, with no spread to compare against, so it shows that each method trains, not whether a "
+                "difference between rows (from synchronous SGD, or a defense's cost) is larger than run-to-run variation.")
+    return (f"**What this sample can and cannot show:** {said} seeds per row: a difference smaller than about two "
+            "standard deviations of the rows compared cannot be told from run-to-run variation.")

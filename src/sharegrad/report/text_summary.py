@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.report import register_figure
+from sharegrad.report.sample import sample_line
 from sharegrad.report.stats import rate_with_interval
 from sharegrad.report.style import write_text
 
@@ -24,6 +25,12 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     parts = [f"# DLG on BERT: per-sentence results (config {options.get('config', 'unknown')})\n",
              f"Device(s): {', '.join(sorted(table.device.unique()))}. Token accuracy and ROUGE over the "
              "sentence's WordPiece tokens ([CLS]/[SEP] excluded).\n"]
+    counted = []
+    for key, cell in table.groupby(CELL, sort=True):
+        info = dict(zip(CELL, key))
+        label = f"{info['attack']}, defense {info['defense']} {info['level']}, budget {info['budget']}"
+        counted.append((label + " exact matches", int(cell.exact_match.astype(bool).sum()), len(cell), len(cell), None))
+    parts.append(sample_line(counted, unit="sentences", run="sentence") + "\n")
     for key, cell in table.groupby(CELL, sort=True):
         info = dict(zip(CELL, key))
         cell = cell.sort_values(["source", "n_tokens", "sentence_id"])

@@ -57,7 +57,10 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     latency, bandwidth = float(options.get("latency_ms", 300)), float(options.get("bandwidth_mbps", 15))
     here = points[(points.latency_ms == latency) & (points.bandwidth_mbps == bandwidth)]
     lines = [f"# Training across the world at {latency:g} ms and {bandwidth:g} Mb/s "
-             f"(config `{options.get('config', '?')}`)", ""]
+             f"(config `{options.get('config', '?')}`)", "",
+             "**What this sample can and cannot show:** one measured run per point, of a few steps, on this "
+             "machine (its cores and load are recorded): it shows where each method waits on the link and whether "
+             "the model predicts that wait, not a scalability finer than the machine's load makes it vary.", ""]
 
     lines += ["## Measured: small model over the emulated link", ""]
     if here.empty:
