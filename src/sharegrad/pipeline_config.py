@@ -39,20 +39,26 @@ def attack_names(modality: str) -> list[str]:
 
 
 def settings_validator(attack):
-    """The attack's own check of its settings: ``attack.validate``, else the settings it declares
-    (``register_attack(name, settings={...})``: name -> default), else its module's ``resolve``; or None."""
+    """The attack's own check of its settings: ``attack.validate``; else the settings it declares
+    (``register_attack(name, settings={...})``: name -> default; with its cell settings, the only keys it
+    takes) and its module's ``resolve``, whichever it has; or None."""
     validate = getattr(attack, "validate", None)
+    if validate is not None:
+        return validate
+    resolve = getattr(importlib.import_module(attack.__module__), "resolve", None)
     declared = getattr(attack, "settings", None)
-    if validate is None and declared is not None:
-        known = set(declared) | set(getattr(attack, "cell_settings", None) or {})
+    if declared is None:
+        return resolve
+    known = set(declared) | set(getattr(attack, "cell_settings", None) or {})
 
-        def validate(values: dict) -> None:
-            unknown = sorted(set(values) - known)
-            if unknown:
-                raise UserError(f"unknown setting(s) {unknown}; known: {sorted(known)}")
-    if validate is None:
-        validate = getattr(importlib.import_module(attack.__module__), "resolve", None)
-    return validate
+    def check(values: dict) -> None:
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(f"unknown setting(s) {unknown}; known: {sorted(known)}")
+        if resolve is not None:
+            resolve(values)
+
+    return check
 
 
 def _unknown(field: str, value, choices: list[str], kind: str) -> str:
