@@ -96,3 +96,11 @@ def test_the_source_index_lists_what_the_stages_register():
     index = {name: help_text for commands in stage_commands().values() for name, help_text in commands or []}
     assert listed(build_parser()) == index
     assert listed(build_parser("dlg", only_chosen=True)) == index
+
+
+def test_sharegrad_sets_a_passive_openmp_wait_unless_the_user_chose():
+    code = "import os, sharegrad; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "ACTIVE"
