@@ -71,3 +71,13 @@ def test_idlg_with_a_batch_is_refused(smoke):
     smoke["dlg"]["grids"] = [{"model": ["lenet"], "batch_size": [8], "attack": ["dlg"], "labels": ["idlg"]}]
     with pytest.raises(UserError, match="idlg"):
         pipeline.dlg_cells(smoke)
+
+
+def test_a_model_the_batched_engine_is_slower_for_stays_sequential(smoke):
+    smoke.update(dlg_engine="batched", attacks_per_job=4)
+    cells = [c for c in pipeline.dlg_cells(smoke) if c["attack"] == "dlg"]
+    for cell in cells:
+        args = shlex.split(pipeline.dlg_cli_args(smoke, pipeline.cell_path(cell), "0-4"))
+        engine = args[args.index("--engine") + 1] if "--engine" in args else "sequential"
+        assert engine == ("batched" if cell["model"] in pipeline.BATCHED_MODELS else "sequential"), cell
+    assert {c["model"] for c in cells} - set(pipeline.BATCHED_MODELS)  # the smoke grid has such a model
