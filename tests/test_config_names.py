@@ -130,3 +130,22 @@ def test_training_models_register_like_image_models():
         assert isinstance(build_train_model("tiny_mlp_for_test", 10, 1, seed=0), nn.Sequential)
     finally:
         TRAIN_MODELS._entries.pop("tiny_mlp_for_test", None)
+
+
+def test_a_cell_setting_given_to_an_attack_that_takes_none_is_named():
+    """An attack declares its cell settings; a grid giving it another one stops before any job."""
+    from sharegrad.attacks import ATTACKS, register_attack
+
+    if "takes_nothing_for_test" not in ATTACKS.names():
+        @register_attack("takes_nothing_for_test", modality="image", settings={"iterations": 10}, cell_settings={})
+        def takes_nothing(model, target, config, *, seed, observer=None):
+            raise AssertionError("not run")
+    try:
+        config = typo(["dlg", "grids", 0, "attack"], ["takes_nothing_for_test"])
+        problems = pipeline_config.name_problems(config)
+        assert any(p.startswith("dlg.grids[0].line_search: attack takes_nothing_for_test takes no line_search")
+                   for p in problems), problems
+        del config["dlg"]["grids"][0]["line_search"], config["dlg"]["grids"][0]["labels"]
+        assert not [p for p in pipeline_config.name_problems(config) if "takes_nothing" in p]
+    finally:
+        ATTACKS._entries.pop("takes_nothing_for_test", None)

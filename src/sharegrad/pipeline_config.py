@@ -93,6 +93,14 @@ def _image_grid_problems(field: str, grids: list[dict], models: list[str], attac
         where = f"{field}[{i}]"
         problems += _check_values(f"{where}.model", spec.get("model", []), models, "image model")
         problems += _check_values(f"{where}.attack", spec.get("attack", []), attacks, "image attack")
+        from sharegrad.pipeline import CELL_SETTINGS, attack_cell_settings
+
+        for attack in [a for a in spec.get("attack", []) if a in attacks]:
+            takes = attack_cell_settings(attack)
+            for key in CELL_SETTINGS:
+                if key in spec and key not in takes:
+                    problems.append(f"{where}.{key}: attack {attack} takes no {key} (its cell settings: "
+                                    f"{', '.join(sorted(takes)) or 'none'}); give {key} in a grid of its own")
         problems += _check_values(f"{where}.defense", spec.get("defense", []), defenses, "defense")
     return problems
 
