@@ -24,12 +24,8 @@ def model_names(modality: str) -> list[str]:
 
 
 def attack_modality(attack) -> str:
-    """What an attack reconstructs. Attacks do not declare it yet, so an attack that does not is an image
-    attack unless it comes from a ``text*`` module of attacks/ (text_dlg.py)."""
-    declared = getattr(attack, "modality", None)
-    if declared:
-        return declared
-    return TEXT if attack.__module__.rsplit(".", 1)[-1].startswith("text") else IMAGE
+    """What an attack reconstructs, as it declares (``register_attack(name, modality="text")``); image if it does not."""
+    return getattr(attack, "modality", IMAGE)
 
 
 def attack_names(modality: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -62,6 +63,8 @@ def victim_gradients(model: torch.nn.Module, inputs: torch.Tensor, labels: torch
 def run_attack(name: str, model: torch.nn.Module, target: Target, config: dict, *, seed: int,
                observer: Observer | None = None, checkpoint=None) -> AttackResult:
     """``checkpoint`` (sharegrad.checkpoint.AttackCheckpoint): the attack resumes from it and saves to it."""
-    if checkpoint is None:
-        return ATTACKS.get(name)(model, target, config, seed=seed, observer=observer)
-    return ATTACKS.get(name)(model, target, config, seed=seed, observer=observer, checkpoint=checkpoint)
+    attack = ATTACKS.get(name)
+    # an attack that takes no checkpoint (a plug-in may not) runs afresh when its job is run again
+    if checkpoint is None or "checkpoint" not in inspect.signature(attack).parameters:
+        return attack(model, target, config, seed=seed, observer=observer)
+    return attack(model, target, config, seed=seed, observer=observer, checkpoint=checkpoint)

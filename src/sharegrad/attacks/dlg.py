@@ -72,7 +72,9 @@ def fixed_labels(model, target: Target, shared: list[torch.Tensor], strategy: st
     return target.known_labels
 
 
-@register_attack("dlg")
+# Sweeps line search and label strategy per cell (the pipeline spells both in its paths).
+@register_attack("dlg", modality="image", settings=DEFAULTS,
+                 cell_settings={"line_search": DEFAULTS["line_search"], "labels": DEFAULTS["labels"]})
 def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, observer=None,
         checkpoint=None) -> AttackResult:
     settings = resolve(config)

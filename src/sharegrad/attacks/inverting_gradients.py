@@ -33,10 +33,10 @@ DEFAULTS = {
 
 
 def resolve(config: dict) -> dict:
-    unknown = set(config) - set(DEFAULTS) - {"line_search"}  # line_search: a cell key, meaningless for Adam
+    unknown = set(config) - set(DEFAULTS)
     if unknown:
         raise UserError(f"unknown inverting_gradients setting(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
-    settings = {**DEFAULTS, **{k: v for k, v in config.items() if k != "line_search"}}
+    settings = {**DEFAULTS, **config}
     if settings["labels"] not in ("auto", "idlg", "multiset", "known"):
         raise UserError(f"inverting_gradients labels must be auto, idlg, multiset or known, not {settings['labels']!r}")
     if int(settings["iterations"]) < 0 or not settings["lr"] > 0 or settings["tv_weight"] < 0:
@@ -55,7 +55,9 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
 
 
-@register_attack("inverting_gradients")
+# Adam has no line search: only the label strategy is a cell setting.
+@register_attack("inverting_gradients", modality="image", settings=DEFAULTS,
+                 cell_settings={"labels": DEFAULTS["labels"]})
 def inverting_gradients(model: torch.nn.Module, target: Target, config: dict, *, seed: int, observer=None,
                         checkpoint=None) -> AttackResult:
     settings = resolve(config)

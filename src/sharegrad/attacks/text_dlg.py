@@ -262,12 +262,12 @@ def _attack(model, target: Target, config: dict, seed: int, observer, use_token_
                         decoded=decoded)
 
 
-@register_attack("text_dlg")
+@register_attack("text_dlg", modality="text")
 def text_dlg(model, target: Target, config: dict, *, seed: int, observer=None, checkpoint=None) -> AttackResult:
     return _attack(model, target, config, seed, observer, use_token_set=False, checkpoint=checkpoint)
 
 
-@register_attack("text_dlg_tokenset")
+@register_attack("text_dlg_tokenset", modality="text")
 def text_dlg_tokenset(model, target: Target, config: dict, *, seed: int, observer=None,
                       checkpoint=None) -> AttackResult:
     return _attack(model, target, config, seed, observer, use_token_set=True, checkpoint=checkpoint)
