@@ -52,7 +52,10 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
                 if not axes[0][c].images:
                     axes[0][c].imshow(np.clip(truth.transpose(1, 2, 0), 0, 1))
             if c == 0:
-                ax.set_ylabel(level_label(defense, level), fontsize=6, rotation=0, ha="right", va="center")
+                # the family too: gaussian and laplacian levels are both variances
+                label = level_label(defense, level)
+                ax.set_ylabel(label if defense in ("none", label) or label.startswith(defense) else f"{defense}, {label}",
+                              fontsize=6, rotation=0, ha="right", va="center")
         axes[0][c].set_title(f"image {image_index}", fontsize=7)
     axes[0][0].set_ylabel("ground truth", fontsize=6, rotation=0, ha="right", va="center")
     for ax in axes.flat:
