@@ -62,7 +62,6 @@ def run(checkout: Path, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-@pytest.mark.slow
 def test_readme_plugins_run_through_the_pipeline_as_one_file_each(tmp_path):
     for name in ("Snakefile", "experiments", "workflow", "environment.yml", "src"):
         source = ROOT / name
