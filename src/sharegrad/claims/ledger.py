@@ -25,8 +25,18 @@ VERDICT_HELP = (
     "not count against decided ones, decided cells that disagree give *partly*.")
 
 
-def read_sources(sources: dict[str, Path]) -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(path) for name, path in sources.items() if path is not None and Path(path).exists()}
+def _paths(value) -> list[Path]:
+    """One CSV or several (kept runs of one kind, read as one table)."""
+    return [Path(v) for v in (value if isinstance(value, (list, tuple)) else [value]) if v is not None]
+
+
+def read_sources(sources: dict[str, Path | list[Path]]) -> dict[str, pd.DataFrame]:
+    tables = {}
+    for name, value in sources.items():
+        parts = [pd.read_csv(path).assign(_csv=str(path)) for path in _paths(value) if path.exists()]
+        if parts:
+            tables[name] = pd.concat(parts, ignore_index=True)
+    return tables
 
 
 def describe_cell(cell: dict) -> str:
@@ -39,11 +49,12 @@ def trace(rows: pd.DataFrame, csv_path: Path | None) -> str:
 
     parts = []
     if "arrays" in rows:
-        base = Path(csv_path).parent if csv_path else Path(".")
-        arrays = [str(a) for a in rows.arrays.dropna().unique()]
-        kept = sum((base / "records" / record_path(a)).exists() or Path(a).with_suffix(".json").exists()
-                   for a in arrays)
-        parts.append(f"records {kept}/{len(arrays)} kept")
+        if "_csv" not in rows:
+            rows = rows.assign(_csv=str(csv_path) if csv_path else "./x.csv")
+        pairs = rows[["arrays", "_csv"]].dropna().drop_duplicates()
+        kept = sum((Path(csv).parent / "records" / record_path(str(a))).exists()
+                   or Path(str(a)).with_suffix(".json").exists() for a, csv in zip(pairs.arrays, pairs._csv))
+        parts.append(f"records {kept}/{len(pairs)} kept")
     else:
         parts.append("no per-run record paths in the CSV")
     if "git_commit" in rows:
@@ -72,7 +83,7 @@ def evaluate(sources: dict[str, Path], claims: list[dict] | None = None) -> tupl
                 texts.append(f"{m.text} ({describe_cell(cell)}): {verdict}")
                 cells.append({"claim": claim["id"], "cell": describe_cell(cell), "value": m.value, "low": m.low,
                               "high": m.high, "n": m.n, "budget": m.budget, "measured": m.text, "verdict": verdict,
-                              "reason": reason, "trace": trace(cell_rows, sources.get(source))})
+                              "reason": reason, "trace": trace(cell_rows, None)})
         paper = claim["paper"]
         summary.append({
             "claim": claim["id"], "work": claim["work"], "statement": claim["statement"], "source": claim["source"],
@@ -93,7 +104,8 @@ def markdown(summary: pd.DataFrame, cells: pd.DataFrame, title: str, sources: di
     tally = ", ".join(f"{counts[v]} {v}" for v in counts.index)
     lines = [f"# Claims ledger: {title}", "",
              f"{len(summary)} claims of the two works ({tally}). Claims: `experiments/claims.yaml`; measurements: "
-             + ", ".join(f"`{name}` = {path}" for name, path in sorted(sources.items()) if path) + ".", "",
+             + ", ".join(f"`{name}` = {' + '.join(str(p) for p in _paths(value))}"
+                         for name, value in sorted(sources.items()) if value) + ".", "",
              VERDICT_HELP, "",
              "| claim | statement | source | paper | verdict | rule | cells |",
              "|---|---|---|---|---|---|---|"]

@@ -21,7 +21,7 @@ def parse_sources(pairs: list[str], inputs: str | None) -> dict[str, Path]:
         except (OSError, yaml.YAMLError) as exc:
             raise UserError(f"cannot read --inputs {file}: {exc}") from None
         for name, path in (mapping.get("csv") or {}).items():
-            sources[name] = file.parent / path
+            sources[name] = ([file.parent / p for p in path] if isinstance(path, list) else file.parent / path)
     for pair in pairs:
         name, sep, path = pair.partition("=")
         if not sep or not path:
@@ -30,7 +30,8 @@ def parse_sources(pairs: list[str], inputs: str | None) -> dict[str, Path]:
     unknown = sorted(set(sources) - set(SOURCES))
     if unknown:
         raise UserError(f"unknown CSV name(s) {unknown}; the claims file measures {list(SOURCES)}")
-    missing = [f"{name}={path}" for name, path in sources.items() if not path.exists()]
+    missing = [f"{name}={path}" for name, value in sources.items()
+               for path in (value if isinstance(value, list) else [value]) if not path.exists()]
     if missing:
         raise UserError(f"CSV(s) not found: {', '.join(missing)}")
     return sources
