@@ -164,6 +164,16 @@ def _upper_bound_evaluations(attack: str, settings: dict, iterations: int) -> in
     return iterations * per_step + 1  # and the stage's final evaluation
 
 
+def _cell_engine(engine: str, cell: dict, attacks: int, jobs: int) -> str:
+    """The engine the pipeline gives the cell's jobs (dlg_cli_args): batched only for the attacks and
+    models it is faster for, and never for a job of one attack."""
+    from sharegrad import pipeline
+
+    batched = (engine == "batched" and cell["attack"] in pipeline.BATCHED_ATTACKS
+               and cell["model"] in pipeline.BATCHED_MODELS and jobs and attacks / jobs > 1)
+    return "batched" if batched else "sequential"
+
+
 def image_rows(config: dict, m: Measurements, cells: list[dict], stage: str) -> list[dict]:
     from sharegrad import pipeline
 
@@ -197,7 +207,7 @@ def image_rows(config: dict, m: Measurements, cells: list[dict], stage: str) -> 
         rows.append({"stage": stage, "rule": "dlg_attack", "kind": "image", "cell": pipeline.cell_path(cell),
                      "model": cell["model"], "batch_size": cell["batch_size"], "tokens": None, "jobs": jobs,
                      "units": attacks, "unit": "attacks", "evaluations_per_unit": evaluations,
-                     "evaluations_from": how, "engine": engine if jobs and attacks / jobs > 1 else "sequential"})
+                     "evaluations_from": how, "engine": _cell_engine(engine, cell, attacks, jobs)})
     return rows
 
 
