@@ -114,3 +114,15 @@ def test_plan_cli_on_smoke_lists_every_stage(tmp_path, capsys):
         assert f"| {stage} |" in printed
     assert "no measurement" in printed  # the tiny BERT has no kept measurement
     assert len(pd.read_csv(out)) > 0
+
+
+def test_thread_counts_written_differently_are_one_device_class(tmp_path):
+    write_measurements(tmp_path)
+    extra = pd.DataFrame([{"model": "lenet", "engine": "sequential", "device": "cpu:test", "threads": 1.0,
+                           "ms_per_evaluation": 30.0}])
+    extra.to_csv(tmp_path / "throughput" / "bench2.csv", index=False)
+    m = load_measurements([tmp_path], startup_s=0.0)
+    from sharegrad.plan import device_classes, evaluation_cost
+
+    assert device_classes(m).count(("cpu:test", 1)) == 1
+    assert evaluation_cost(m, ("cpu:test", 1), "lenet", 1, "sequential")[0] == pytest.approx(20.0)  # median 10, 30

@@ -127,8 +127,8 @@ def load_measurements(roots: list[Path], startup_s: float = 0.0) -> Measurements
 def device_classes(m: Measurements) -> list[tuple[str, int]]:
     if m.evaluation.empty:
         return []
-    pairs = m.evaluation[["device", "threads"]].drop_duplicates()
-    return sorted((str(d), int(t)) for d, t in zip(pairs.device, pairs.threads))
+    pairs = m.evaluation[["device", "threads"]]
+    return sorted({(str(d), int(t)) for d, t in zip(pairs.device, pairs.threads)})  # 1, 1.0 and "1" are one class
 
 
 def _engine_family(engine: str) -> str:
@@ -138,7 +138,8 @@ def _engine_family(engine: str) -> str:
 def evaluation_cost(m: Measurements, device: tuple[str, int], model: str, batch_size: int, engine: str,
                     tokens: float | None = None) -> tuple[float | None, str]:
     """Median ms per evaluation on ``device`` for the model and batch size (the engine's own rows first)."""
-    rows = m.evaluation[(m.evaluation.device.astype(str) == device[0]) & (m.evaluation.threads == device[1])
+    rows = m.evaluation[(m.evaluation.device.astype(str) == device[0])
+                        & (m.evaluation.threads.astype(float) == device[1])
                         & (m.evaluation.model == model) & (m.evaluation.batch_size == batch_size)]
     if rows.empty:
         return None, "no measurement"
