@@ -56,3 +56,11 @@ def float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(previous)
+
+
+@pytest.fixture(scope="session")
+def digits_file(tmp_path_factory) -> str:
+    """The digits training set written once per test session (DTS trainer tests)."""
+    from sharegrad.data.digits import write_digits
+
+    return str(write_digits(tmp_path_factory.mktemp("digits") / "digits.npz", seed=0))

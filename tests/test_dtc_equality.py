@@ -13,7 +13,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sharegrad.data.digits import write_digits
 from sharegrad.train.data import get_batch, load_train_data, steps_per_epoch
 from sharegrad.train.harness import run_specs
 from sharegrad.train.launch import run_local
@@ -37,11 +36,6 @@ def make_specs() -> list[TrainSpec]:
             specs.append(TrainSpec(method=method, delay=delay, period=period, max_steps=STEPS, batch_size=8,
                                    seed=3, dtype="float64", **opt))
     return specs
-
-
-@pytest.fixture(scope="module")
-def digits_file(tmp_path_factory):
-    return str(write_digits(tmp_path_factory.mktemp("digits") / "digits.npz", seed=0))
 
 
 @pytest.fixture(scope="module", params=[2, 4], ids=["2ranks", "4ranks"])

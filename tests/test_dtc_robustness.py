@@ -12,15 +12,9 @@ import pytest
 import torch
 
 from sharegrad.cli import main as cli_main
-from sharegrad.data.digits import write_digits
 from sharegrad.errors import UserError
 from sharegrad.train.data import steps_per_epoch
 from sharegrad.train.launch import free_port
-
-
-@pytest.fixture(scope="module")
-def digits_file(tmp_path_factory):
-    return str(write_digits(tmp_path_factory.mktemp("digits") / "digits.npz", seed=0))
 
 
 def train_args(digits_file, out_dir, *extra):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sharegrad.data.digits import write_digits
 from sharegrad.train.harness import run_specs
 from sharegrad.train.launch import run_local
 from sharegrad.train.trainer import TrainSpec
@@ -35,11 +34,6 @@ def make_specs() -> list[TrainSpec]:
         specs.append(TrainSpec(method="delayed_sparse_topk", delay=t, period=p, ratio=0.01, **common,
                                **OPTIMISERS[name]))
     return specs
-
-
-@pytest.fixture(scope="module")
-def digits_file(tmp_path_factory):
-    return str(write_digits(tmp_path_factory.mktemp("digits") / "digits.npz", seed=0))
 
 
 @pytest.fixture(scope="module", params=[2, 4], ids=["2ranks", "4ranks"])

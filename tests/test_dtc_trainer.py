@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sharegrad.data.digits import write_digits
 from sharegrad.train.harness import run_specs
 from sharegrad.train.launch import run_local
 from sharegrad.train.models import build_train_model
@@ -19,11 +18,6 @@ from sharegrad.train.trainer import TrainSpec
 
 RESNET = dict(model="resnet20", max_steps=3, batch_size=4, lr=0.05, momentum=0.9, weight_decay=1e-3, seed=1,
               dtype="float64")
-
-
-@pytest.fixture(scope="module")
-def digits_file(tmp_path_factory):
-    return str(write_digits(tmp_path_factory.mktemp("digits") / "digits.npz", seed=0))
 
 
 @pytest.fixture(scope="module")

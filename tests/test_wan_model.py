@@ -9,7 +9,6 @@ import math
 import pytest
 import torch
 
-from sharegrad.data.digits import write_digits
 from sharegrad.train.launch import run_local
 from sharegrad.train.trainer import TrainSpec
 from sharegrad.wan import model as wan_model
@@ -79,11 +78,6 @@ def test_paper_scale_projection_follows_from_its_inputs():
     plain = paper_projection({**inputs, "momentum": 0.0}).set_index("method")
     topk_send_plain = 8 * (3 * k * 8) / 15e6
     assert plain.loc["delayed_sparse_topk", "hidden_latency_s"] == pytest.approx(20 * 0.2 - topk_send_plain)
-
-
-@pytest.fixture(scope="module")
-def digits_file(tmp_path_factory):
-    return str(write_digits(tmp_path_factory.mktemp("digits") / "digits.npz", seed=0))
 
 
 METHODS = [dict(method="sync"), dict(method="dgc", ratio=0.05), dict(method="delayed", delay=2),
