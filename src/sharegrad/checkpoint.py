@@ -137,6 +137,30 @@ def cli_args(config: dict) -> str:
     return " ".join(args)
 
 
+def add_cli_options(parser, what: str) -> None:
+    """The stages' checkpoint options (``what``: the running attack, or each running attack)."""
+    parser.add_argument("--checkpoint-every-steps", type=int, default=DEFAULT_EVERY_STEPS,
+                        help=f"with --stash: save {what}'s state every N outer steps (0: not by count)")
+    parser.add_argument("--checkpoint-every-seconds", type=float, default=DEFAULT_EVERY_SECONDS,
+                        help="with --stash: ... or every S seconds, whichever comes first (0: not by time; both 0: off)")
+
+
+def policy_from_args(args) -> CheckpointPolicy:
+    from sharegrad.errors import UserError
+
+    if args.checkpoint_every_steps < 0 or args.checkpoint_every_seconds < 0:
+        raise UserError("--checkpoint-every-steps and --checkpoint-every-seconds must be >= 0")
+    return CheckpointPolicy(args.checkpoint_every_steps, args.checkpoint_every_seconds)
+
+
+def restore(saved: dict, variables: list[torch.Tensor], optimizer) -> None:
+    """Put a checkpoint's variables and optimiser state back (the attacks' shared resume step)."""
+    with torch.no_grad():
+        for variable, value in zip(variables, saved["variables"]):
+            variable.copy_(value)
+    optimizer.load_state_dict(saved["optimizer"])
+
+
 def detached(tensor: torch.Tensor) -> torch.Tensor:
     """A copy that owns its storage: ``torch.save`` of a view writes the whole tensor it views."""
     return tensor.detach().clone()

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from sharegrad.attacks.base import AttackResult, Target, parameter_gradients, register_attack
 from sharegrad.attacks.labels import idlg_label, multiset_labels
+from sharegrad.checkpoint import restore
 from sharegrad.errors import UserError
 from sharegrad.seeding import generator
 
@@ -115,10 +116,7 @@ def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, obse
     status, diverged_at, steps = "finished", None, 0
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
-        with torch.no_grad():
-            for variable, value in zip(variables, saved["variables"]):
-                variable.copy_(value)
-        optimizer.load_state_dict(saved["optimizer"])
+        restore(saved, variables, optimizer)
         loss_curve, snapshots, steps, evaluations = (saved["loss_curve"], saved["snapshots"], saved["steps"],
                                                      saved["evaluations"])
     elif observer:

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from sharegrad.attacks.base import AttackResult, Target, register_attack, soft_cross_entropy
 from sharegrad.attacks.dlg import LINE_SEARCHES, published_lbfgs
+from sharegrad.checkpoint import restore
 from sharegrad.errors import UserError
 from sharegrad.seeding import generator
 
@@ -216,10 +217,7 @@ def _attack(model, target: Target, config: dict, seed: int, observer, use_token_
     status, diverged_at, steps = "finished", None, 0
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is not None:
-        with torch.no_grad():
-            for variable, value in zip(variables, saved["variables"]):
-                variable.copy_(value)
-        optimizer.load_state_dict(saved["optimizer"])
+        restore(saved, variables, optimizer)
         loss_curve, snapshots, decoded = saved["loss_curve"], saved["snapshots"], saved["decoded"]
         steps, evaluations = saved["steps"], saved["evaluations"]
     elif observer:

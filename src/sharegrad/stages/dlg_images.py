@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from sharegrad.attacks import Target, run_attack
 from sharegrad.attacks.base import victim_gradients
-from sharegrad.checkpoint import DEFAULT_EVERY_SECONDS, DEFAULT_EVERY_STEPS, AttackCheckpoint, CheckpointPolicy
+from sharegrad.checkpoint import AttackCheckpoint, CheckpointPolicy, add_cli_options, policy_from_args
 from sharegrad.data import load_image_set
 from sharegrad.defenses import apply_defense
 from sharegrad.errors import UserError
@@ -409,10 +409,7 @@ def register_cli(subparsers) -> None:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--stash", default=None,
                    help="folder that keeps finished attacks across a killed job (reused only with identical settings)")
-    p.add_argument("--checkpoint-every-steps", type=int, default=DEFAULT_EVERY_STEPS,
-                   help="with --stash: save each running attack's state every N outer steps (0: not by count)")
-    p.add_argument("--checkpoint-every-seconds", type=float, default=DEFAULT_EVERY_SECONDS,
-                   help="with --stash: ... or every S seconds, whichever comes first (0: not by time; both 0: off)")
+    add_cli_options(p, "each running attack")
 
     def handler(args):
         try:
@@ -445,11 +442,9 @@ def register_cli(subparsers) -> None:
             from sharegrad.metrics.lpips_weights import load_backbone
 
             load_backbone(Path(args.lpips_weights))
-        if args.checkpoint_every_steps < 0 or args.checkpoint_every_seconds < 0:
-            raise UserError("--checkpoint-every-steps and --checkpoint-every-seconds must be >= 0")
         records = run_chunk(spec, parse_indices(args.indices), Path(args.out_dir), args.device, args.engine,
                             Path(args.stash) if args.stash else None,
-                            CheckpointPolicy(args.checkpoint_every_steps, args.checkpoint_every_seconds))
+                            policy_from_args(args))
         ok = sum(image["success"] for r in records for image in r["images"])
         total = sum(len(r["images"]) for r in records)
         print(f"{len(records)} attacks, {ok}/{total} images below MSE {spec.success_mse:g}")

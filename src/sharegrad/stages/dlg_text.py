@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from sharegrad.attacks import Target, run_attack
 from sharegrad.attacks.text_dlg import victim_text_gradients
-from sharegrad.checkpoint import DEFAULT_EVERY_SECONDS, DEFAULT_EVERY_STEPS, AttackCheckpoint, CheckpointPolicy
+from sharegrad.checkpoint import AttackCheckpoint, CheckpointPolicy, add_cli_options, policy_from_args
 from sharegrad.data.text import Sentence, build_sentences, encode, read_sentences, write_sentences
 from sharegrad.defenses import apply_defense
 from sharegrad.errors import UserError
@@ -257,10 +257,7 @@ def register_cli(subparsers) -> None:
     p.add_argument("--out-dir", required=True)
     p.add_argument("--stash", default=None,
                    help="folder that keeps finished sentences and running attacks' checkpoints across a killed job")
-    p.add_argument("--checkpoint-every-steps", type=int, default=DEFAULT_EVERY_STEPS,
-                   help="with --stash: save the running attack's state every N outer steps (0: not by count)")
-    p.add_argument("--checkpoint-every-seconds", type=float, default=DEFAULT_EVERY_SECONDS,
-                   help="with --stash: ... or every S seconds, whichever comes first (0: not by time; both 0: off)")
+    add_cli_options(p, "the running attack")
 
     def handler(args):
         try:
@@ -277,11 +274,9 @@ def register_cli(subparsers) -> None:
                               defense_level=args.defense_level, max_tokens=args.max_tokens, seed=args.seed)
         spec.validate()
         sentences, numbers = select(read_sentences(Path(args.sentences)), args.ids, args.indices)
-        if args.checkpoint_every_steps < 0 or args.checkpoint_every_seconds < 0:
-            raise UserError("--checkpoint-every-steps and --checkpoint-every-seconds must be >= 0")
         records = run_sentences(spec, sentences, numbers, Path(args.out_dir), args.device,
                                 Path(args.stash) if args.stash else None,
-                                CheckpointPolicy(args.checkpoint_every_steps, args.checkpoint_every_seconds))
+                                policy_from_args(args))
         top = str(max(budgets))
         for r in records:
             m = r["at_budget"][top]
