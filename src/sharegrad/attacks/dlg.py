@@ -15,7 +15,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from sharegrad.attacks.base import AttackResult, Target, parameter_gradients, register_attack
+from sharegrad.attacks.base import (AttackResult, Target, parameter_gradients, register_attack,
+                                   squared_gradient_distance)
 from sharegrad.attacks.labels import idlg_label, multiset_labels
 from sharegrad.checkpoint import restore
 from sharegrad.errors import UserError
@@ -35,8 +36,7 @@ LINE_SEARCHES = {"none": None, "strong_wolfe": "strong_wolfe"}
 LABEL_STRATEGIES = ("joint", "idlg", "multiset", "known")
 
 
-def gradient_distance(dummy: list[torch.Tensor], shared: list[torch.Tensor]) -> torch.Tensor:
-    return sum(((d - s) ** 2).sum() for d, s in zip(dummy, shared))
+gradient_distance = squared_gradient_distance  # the published loss; see attacks/base.py
 
 
 def resolve(config: dict) -> dict:
@@ -108,7 +108,9 @@ def dlg(model: torch.nn.Module, target: Target, config: dict, *, seed: int, obse
         optimizer.zero_grad()
         dummy_gradients = parameter_gradients(model, dummy, soft_labels(), create_graph=True)
         loss = gradient_distance(dummy_gradients, shared)
-        loss.backward()
+        # only the attack's variables: a bare backward() would also run the second-order backward into
+        # every model parameter and accumulate it there (the DLG repository does), which nothing reads
+        loss.backward(inputs=variables)
         return loss
 
     loss_curve: list[float] = []

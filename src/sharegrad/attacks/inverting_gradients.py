@@ -100,7 +100,7 @@ def inverting_gradients(model: torch.nn.Module, target: Target, config: dict, *,
         optimizer.zero_grad()
         dummy_gradients = parameter_gradients(model, dummy, onehot, create_graph=True)
         loss = cosine_distance(dummy_gradients, shared) + settings["tv_weight"] * total_variation(dummy)
-        loss.backward()
+        loss.backward(inputs=[dummy])  # not into the model's parameters, which nothing reads
         if settings["signed"]:
             dummy.grad.sign_()
         optimizer.step()
