@@ -94,10 +94,31 @@ def test_text_decoding_rows_at_the_shown_steps(tmp_path):
     rows += [snapshot("slide_henson", 10, "noisy", defense="gaussian", level=0.01),
              snapshot("wiki_1", 10, "not a slide sentence")]
     out = tmp_path / "decoding.md"
-    text_decoding.render([write_csv(tmp_path / "snap.csv", rows)], out, {"defense": "none"})
+    text_decoding.render([write_csv(tmp_path / "snap.csv", rows)], out, {"defense": "none", "source_claim": None})
     text = out.read_text()
     (table,) = markdown_tables(text)
     assert [(r["iteration"], r["decoded tokens"]) for r in table] == [
         ("Iters=0", "a bc"), ("Iters=10", "jim xson"), ("Iters=20", "jim henson"), ("Iters=27", "jim henson"),
         ("Original text", "[CLS] jim henson [SEP]")]
     assert "noisy" not in text and "wiki_1" not in text
+
+
+def test_text_decoding_puts_the_slides_text_beside_the_same_iteration(tmp_path):
+    """The slides' own snapshots (claims file, text_bert_30) sit in the row of the same iteration; the
+    Henson slide's unnumbered rows come as labelled rows of their own."""
+    from sharegrad.claims import claim
+
+    slides = claim("text_bert_30")["paper"]["snapshots"]
+    rows = [snapshot("slide_registration", s, f"ours{s}") for s in (0, 10, 20, 30, 40)]
+    rows += [snapshot("slide_henson", s, f"hen{s}") for s in (0, 10)]
+    out = tmp_path / "decoding.md"
+    text_decoding.render([write_csv(tmp_path / "snap.csv", rows)], out, {"defense": "none"})
+    henson, registration = markdown_tables(out.read_text())
+    source = "the source's text (claim text_bert_30)"
+    by_iteration = {r["iteration"]: (r["decoded tokens"], r[source]) for r in registration}
+    for step in (0, 10, 20, 30):
+        assert by_iteration[f"Iters={step}"] == (f"ours{step}", text_decoding.words(slides["slide_registration"][str(step)]))
+    assert by_iteration["Iters=40"] == ("ours40", "")
+    assert [r["iteration"] for r in henson][:2] == ["Iters=0", "Iters=10"]
+    labels = [r["iteration"] for r in henson if r["iteration"].startswith("source: ")]
+    assert labels == [f"source: {key}" for key in slides["slide_henson"]]
