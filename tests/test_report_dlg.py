@@ -248,3 +248,41 @@ def test_training_tables_say_what_one_seed_can_show():
     assert "one run's accuracy, with no spread" in seeds_line([1, 1, 1])
     assert "3 seeds per row" in seeds_line([3, 3]) and "two standard deviations" in seeds_line([3, 3])
     assert "1 to 3 seed(s) per row" in seeds_line([1, 3])
+
+
+# --- per image -----------------------------------------------------------------------------------------------------
+
+def test_per_image_table_one_row_per_image_in_batch_order(tmp_path):
+    """Two batches of 2 at batch size 2 (attack 1's images written first, out of order), one other cell that
+    the filter drops: each image keeps its own numbers, label and first step; '-' where it never succeeded."""
+    from sharegrad.report import dlg_per_image
+
+    cell = {"model": "resnet18_sigmoid", "batch_size": 2, "iterations": 300, "true_label": 7, "ssim": 0.5,
+            "lpips": 0.25}
+    rows = [image(1, False, None, position=1, mse=0.2, psnr=7.0, recovered_label=3, image_index=9, **cell),
+            image(1, True, 120, position=0, mse=2e-4, psnr=37.0, recovered_label=7, image_index=8, **cell),
+            image(0, True, 45, position=0, mse=1e-5, psnr=50.0, recovered_label=7, image_index=0, **cell),
+            image(0, False, None, position=1, mse=0.1, psnr=10.0, recovered_label=7, image_index=1,
+                  status="diverged", **cell),
+            image(0, True, 10, mse=1e-6, true_label=1, recovered_label=1, ssim=0.9, lpips=0.01)]
+    out = tmp_path / "per_image.md"
+    dlg_per_image.render([write_csv(tmp_path / "dlg.csv", rows)], out, {"model": "resnet18_sigmoid"})
+    text = out.read_text()
+    (table,) = markdown_tables(text)
+    assert "2 of 4 images below the threshold" in text
+    assert [(r["attack"], r["position"], r["image"]) for r in table] == [
+        ("0", "0", "0"), ("0", "1", "1"), ("1", "0", "8"), ("1", "1", "9")]
+    assert [r["first step below threshold"] for r in table] == ["45", "-", "120", "-"]
+    assert [r["MSE"] for r in table] == ["1.00e-05", "1.00e-01", "2.00e-04", "2.00e-01"]
+    assert [r["recovered label"] for r in table] == ["7", "7", "7", "3"]
+    assert [r["attack status"] for r in table] == ["finished", "diverged", "finished", "finished"]
+    assert [r["success"] for r in table] == ["yes", "no", "yes", "no"]
+
+
+def test_per_image_table_only_where_the_config_asks():
+    from sharegrad.report import FIGURES
+
+    spec = FIGURES.get("dlg_per_image").figure_spec
+    assert spec.outputs({"name": "x", "dlg": {"figures": {}}}) == {}
+    assert spec.outputs({"name": "x", "dlg": {"figures": {"per_image": {"batch_size": 8}}}}) == {
+        "dlg_per_image": {"config": "x", "batch_size": 8}}
