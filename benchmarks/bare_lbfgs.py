@@ -100,7 +100,7 @@ def main() -> None:
         loss = cross_entropy(model(dummy), F.softmax(dummy_label, dim=-1))
         dummy_grads = torch.autograd.grad(loss, params, create_graph=True)
         distance = sum(((d - s) ** 2).sum() for d, s in zip(dummy_grads, shared))
-        distance.backward()
+        distance.backward(inputs=[dummy, dummy_label])  # as sharegrad does: not into the model
         return distance
 
     status = "finished"
