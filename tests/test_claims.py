@@ -229,3 +229,28 @@ def test_several_csvs_of_one_kind_are_read_as_one_table(tmp_path):
     _, cells = evaluate({"dlg": [first, second]})
     row = cells[cells.claim == "dlg_bs1_resnet_300"].iloc[0]
     assert row.n == 40 and row.verdict == "reproduced"  # 40/40: lower end 0.912; 30/30 alone would be 0.886
+
+
+def test_kept_text_records_make_text_rows_traceable(tmp_path, monkeypatch):
+    """Text rows name their sentence record in ``record`` (aggregate-dlg-text); keep-records copies it
+    and the ledger counts it, as for image rows."""
+    from sharegrad.stages.keep_records import keep
+
+    monkeypatch.chdir(tmp_path)
+    rows = []
+    for sentence in ("slide_henson", "slide_registration"):
+        record = Path(f"results/run/text/model~m/attack~text_dlg/chunk~0-1/sentence~{sentence}.json")
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text("{}")
+        for budget in (10, 30):
+            rows.append({"model": "m", "attack": "text_dlg", "defense": "none", "level": 0.0, "source": "slides",
+                         "sentence_id": sentence, "budget": budget, "step": budget, "exact_match": budget == 30,
+                         "token_accuracy": 1.0, "git_commit": "abc", "record": str(record)})
+    pd.DataFrame(rows).to_csv("text.csv", index=False)
+    assert keep(Path("text.csv"), Path("kept")) == (4, 2)
+    for sentence in ("slide_henson", "slide_registration"):
+        Path(f"results/run/text/model~m/attack~text_dlg/chunk~0-1/sentence~{sentence}.json").unlink()
+    _, cells = evaluate({"text": Path("kept/text.csv")})
+    row = cells[cells.claim == "text_bert_30"].iloc[0]
+    assert row.trace.startswith("records 2/2 kept")
+    assert row.verdict == "reproduced"

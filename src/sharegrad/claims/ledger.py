@@ -45,15 +45,16 @@ def describe_cell(cell: dict) -> str:
 
 def trace(rows: pd.DataFrame, csv_path: Path | None) -> str:
     """Whether the rows' per-run records are kept in the repository, and their commits."""
-    from sharegrad.stages.keep_records import record_path
+    from sharegrad.stages.keep_records import record_column, record_path
 
     parts = []
-    if "arrays" in rows:
+    column = record_column(rows)
+    if column is not None:
         if "_csv" not in rows:
             rows = rows.assign(_csv=str(csv_path) if csv_path else "./x.csv")
-        pairs = rows[["arrays", "_csv"]].dropna().drop_duplicates()
+        pairs = rows[[column, "_csv"]].dropna().drop_duplicates()
         kept = sum((Path(csv).parent / "records" / record_path(str(a))).exists()
-                   or Path(str(a)).with_suffix(".json").exists() for a, csv in zip(pairs.arrays, pairs._csv))
+                   or Path(str(a)).with_suffix(".json").exists() for a, csv in zip(pairs[column], pairs._csv))
         parts.append(f"records {kept}/{len(pairs)} kept")
     else:
         parts.append("no per-run record paths in the CSV")

@@ -16,9 +16,10 @@ from sharegrad.stages.aggregate_dlg import read_records
 from sharegrad.stages.common import write_csv
 
 
-def flatten(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def flatten(records: list[dict], sources: list[Path] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``sources``: each record's file, kept in the ``record`` column (what keep-records copies)."""
     rows, snapshots = [], []
-    for r in records:
+    for number, r in enumerate(records):
         params = r["parameters"]
         base = {
             "model": params["model"], "weights": r["weights"]["weights"], "model_parameters": r["weights"]["parameters"],
@@ -29,6 +30,7 @@ def flatten(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
             "seconds_per_evaluation": r["seconds_per_evaluation"], "final_loss": r["final_loss"],
             "first_exact_step": r["first_exact_step"], "device": r["provenance"]["device"],
             "git_commit": r["provenance"]["git_commit"], "config_hash": r["provenance"]["config_hash"],
+            **({"record": str(sources[number])} if sources is not None else {}),
         }
         for budget, m in r["at_budget"].items():
             rows.append({**base, "budget": int(budget), "step": m["step"], "token_accuracy": m["token_accuracy"],
@@ -49,11 +51,13 @@ def register_cli(subparsers) -> None:
     p.add_argument("--snapshots", required=True, help="decoded tokens per snapshot CSV")
 
     def handler(args):
-        records = read_records([Path(f) for f in args.folders])
-        records = [r for r in records if r.get("kind") == "dlg_text"]
-        if not records:
+        files: list[Path] = []
+        records = read_records([Path(f) for f in args.folders], files)
+        kept = [(r, f) for r, f in zip(records, files) if r.get("kind") == "dlg_text"]
+        if not kept:
             raise UserError(f"no text-attack results found in {len(args.folders)} folder(s)")
-        table, snapshots = flatten(records)
+        records = [r for r, _ in kept]
+        table, snapshots = flatten(records, [f for _, f in kept])
         write_csv(Path(args.out), table)
         write_csv(Path(args.snapshots), snapshots)
         print(f"{len(records)} sentence runs -> {args.out}")

@@ -21,14 +21,21 @@ def record_path(arrays: str) -> Path:
     return Path(*parts[2:]) if len(parts) > 2 and parts[0] == "results" else Path(*parts)
 
 
+def record_column(table) -> str | None:
+    """The column naming each row's run: ``arrays`` (image attacks: the record is the .json beside it) or
+    ``record`` (text attacks: the record itself); None if the CSV names neither."""
+    return next((c for c in ("arrays", "record") if c in table), None)
+
+
 def keep(csv: Path, out: Path) -> tuple[int, int]:
     import pandas as pd
 
     table = pd.read_csv(csv)
-    if "arrays" not in table:
-        raise UserError(f"{csv} has no arrays column: it does not name per-run records")
+    column = record_column(table)
+    if column is None:
+        raise UserError(f"{csv} has no arrays or record column: it does not name per-run records")
     out.mkdir(parents=True, exist_ok=True)
-    sources = sorted(set(table.arrays.dropna()))
+    sources = sorted(set(table[column].dropna()))
     missing = [a for a in sources if not Path(a).with_suffix(".json").exists()]
     if missing:
         raise UserError(f"{len(missing)} record(s) named by {csv} are missing, e.g. {missing[0]}; run from the "
