@@ -105,6 +105,44 @@ def count_flops(attack: str, model, target, config: dict, steps: int) -> float:
     return float(counter.get_total_flops())
 
 
+# the ops FlopCounterMode counts (dense matmuls and convolutions): the floor replays each of them alone
+DENSE_OPS = ("mm", "addmm", "bmm", "baddbmm", "convolution", "convolution_backward", "_convolution")
+
+
+def dense_op_seconds(attack: str, model, target, config: dict, steps: int, repeats: int = 3) -> float:
+    """Sum over the dense ops of a ``steps``-step run of the best of ``repeats`` timed replays of each op
+    alone, with its own arguments: what those kernels take at this thread count with nothing else
+    between them (no elementwise work, no autograd, warm caches). A lower bound for the evaluation
+    with these kernels: if it is above 2.5x the FLOP limit, no arrangement of the same ops gets there."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from sharegrad.attacks import run_attack
+
+    calls = []
+
+    class Record(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func.overloadpacket.__name__ in DENSE_OPS:
+                keep = lambda a: a.detach() if isinstance(a, torch.Tensor) else a  # noqa: E731  (a reference)
+                calls.append((func, [keep(a) for a in args], {k: keep(v) for k, v in kwargs.items()}))
+            return func(*args, **kwargs)
+
+    with Record():
+        run_attack(attack, model, target, {**config, "iterations": steps, "max_iter": 1}, seed=0)
+    total = 0.0
+    with torch.no_grad():
+        for func, args, kwargs in calls:
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                func(*args, **kwargs)
+                best = min(best, time.perf_counter() - start)
+            total += best
+    return total
+
+
 def time_evaluations(attack: str, model, target, config: dict, steps: int) -> tuple[list[float], int]:
     """Seconds between consecutive outer steps (one evaluation each), the first interval dropped."""
     from sharegrad.attacks import run_attack
@@ -135,10 +173,13 @@ def measure(model_name: str, attack: str, size: int, threads: int, data: Path, b
         raise RuntimeError(f"{model_name} size {size}: the attack stopped after {done} step(s); nothing to time")
     ms = 1000 * statistics.median(intervals)
     limit_ms = 1000 * flops / (rate * 1e9)
+    floor_ms = 1000 * (dense_op_seconds(attack, model, target, config, 1) - dense_op_seconds(attack, model, target, config, 0))
     return {
         "model": model_name, "attack": attack, "size": size, "size_kind": "batch" if attack == "dlg" else "tokens",
         "gflop_per_evaluation": flops / 1e9, "matmul_gflops": rate, "limit_ms": limit_ms,
         "ms_per_evaluation": ms, "ratio_to_limit": ms / limit_ms,
+        # the same dense ops, each replayed alone: the kernels' own floor, as a ratio to the FLOP limit
+        "dense_ops_alone_ms": floor_ms, "dense_ops_alone_to_limit": floor_ms / limit_ms,
         "ms_min": 1000 * min(intervals), "ms_max": 1000 * max(intervals), "timed_evaluations": len(intervals),
         "parameters": sum(p.numel() for p in model.parameters()), "threads": torch.get_num_threads(),
         "load_1min": os.getloadavg()[0],
@@ -219,7 +260,7 @@ def main() -> None:
     load_before = os.getloadavg()
     rows = []
     header = (f"{'model':<20} {'size':>9} {'GFLOP/eval':>10} {'matmul GFLOP/s':>14} {'limit ms':>9} "
-              f"{'ms/eval':>9} {'ratio':>6}  (min..max ms, n)")
+              f"{'ms/eval':>9} {'ratio':>6} {'ops alone':>9} {'ratio':>6}  (min..max ms, n)")
     print(header, flush=True)
     import pandas as pd
 
@@ -236,7 +277,8 @@ def main() -> None:
         rows.append(row)
         print(f"{model_name:<20} {row['size_kind'] + ' ' + str(size):>9} {row['gflop_per_evaluation']:10.3f} "
               f"{row['matmul_gflops']:14.1f} {row['limit_ms']:9.1f} {row['ms_per_evaluation']:9.1f} "
-              f"{row['ratio_to_limit']:6.2f}  ({row['ms_min']:.1f}..{row['ms_max']:.1f}, "
+              f"{row['ratio_to_limit']:6.2f} {row['dense_ops_alone_ms']:9.1f} {row['dense_ops_alone_to_limit']:6.2f}  "
+              f"({row['ms_min']:.1f}..{row['ms_max']:.1f}, "
               f"{row['timed_evaluations']})  load {row['load_1min']:.2f}", flush=True)
         measured = {(r["model"], r["size"]) for r in rows}
         rows_out = [r for r in kept if (r["model"], r["size"]) not in measured] + rows
@@ -248,6 +290,7 @@ def main() -> None:
         "threads": args.threads, "python": platform.python_version(), "torch": torch.__version__,
         "transformers": transformers.__version__, "platform": platform.platform(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+        "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", "(unset)"),
         "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

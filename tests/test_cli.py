@@ -104,3 +104,11 @@ def test_sharegrad_sets_a_passive_openmp_wait_unless_the_user_chose():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "PASSIVE"
     env["OMP_WAIT_POLICY"] = "ACTIVE"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "ACTIVE"
+
+
+def test_sharegrad_sets_a_short_openmp_spin_unless_the_user_chose():
+    code = "import os, sharegrad; print(os.environ['GOMP_SPINCOUNT'])"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "GOMP_SPINCOUNT"}
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "10000"
+    env["GOMP_SPINCOUNT"] = "0"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "0"
