@@ -37,6 +37,16 @@ def test_wilson_interval_matches_the_values_written_out(successes, total, low, h
     assert stats.wilson_interval(successes, total) == pytest.approx((low, high), abs=1e-5)
 
 
+def test_wilson_interval_holds_the_rate_at_zero_and_all():
+    """At 0/n and n/n the bounds are exactly 0 and 1 (rounding left 4/4's upper bound below 1, and the
+    batch-size figure's error bar negative)."""
+    for n in range(1, 200):
+        assert stats.wilson_interval(0, n)[0] == 0.0 and stats.wilson_interval(n, n)[1] == 1.0
+        for k in range(n + 1):
+            low, high = stats.wilson_interval(k, n)
+            assert low <= k / n <= high
+
+
 def test_rate_with_interval_text_and_the_empty_sample():
     assert stats.rate_with_interval(3, 4) == "3/4 = 75% [30%, 95%]"
     assert stats.rate_with_interval(0, 2) == "0/2 = 0% [0%, 66%]"
