@@ -112,8 +112,10 @@ DENSE_OPS = ("mm", "addmm", "bmm", "baddbmm", "convolution", "convolution_backwa
 def dense_op_seconds(attack: str, model, target, config: dict, steps: int, repeats: int = 3) -> float:
     """Sum over the dense ops of a ``steps``-step run of the best of ``repeats`` timed replays of each op
     alone, with its own arguments: what those kernels take at this thread count with nothing else
-    between them (no elementwise work, no autograd, warm caches). A lower bound for the evaluation
-    with these kernels: if it is above 2.5x the FLOP limit, no arrangement of the same ops gets there."""
+    between them (no elementwise work, no autograd, warm caches). What those kernels take by
+    themselves; not a strict bound, since each replay adds a timer read and a call (for a few hundred
+    small kernels that can exceed the evaluation). Where the kernels are large and this is above 2.5x
+    the FLOP limit, no arrangement of the same ops gets the evaluation there."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
