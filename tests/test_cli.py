@@ -98,17 +98,12 @@ def test_the_source_index_lists_what_the_stages_register():
     assert listed(build_parser("dlg", only_chosen=True)) == index
 
 
-def test_sharegrad_sets_a_passive_openmp_wait_unless_the_user_chose():
-    code = "import os, sharegrad; print(os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "PASSIVE"
-    env["OMP_WAIT_POLICY"] = "ACTIVE"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "ACTIVE"
-
-
-def test_sharegrad_sets_a_short_openmp_spin_unless_the_user_chose():
-    code = "import os, sharegrad; print(os.environ['GOMP_SPINCOUNT'])"
-    env = {k: v for k, v in __import__("os").environ.items() if k != "GOMP_SPINCOUNT"}
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "10000"
-    env["GOMP_SPINCOUNT"] = "0"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "0"
+@pytest.mark.parametrize("variable,default,chosen", [("OMP_WAIT_POLICY", "PASSIVE", "ACTIVE"),
+                                                     ("GOMP_SPINCOUNT", "10000", "0")])
+def test_sharegrad_sets_its_openmp_wait_unless_the_user_chose(variable, default, chosen):
+    """A passive wait policy and a short spin (src/sharegrad/__init__.py), a user's own value kept."""
+    code = f"import os, sharegrad; print(os.environ['{variable}'])"
+    env = {k: v for k, v in __import__("os").environ.items() if k != variable}
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == default
+    env[variable] = chosen
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == chosen
