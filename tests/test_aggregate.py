@@ -160,6 +160,24 @@ def test_aggregate_dlg_text_one_row_per_budget(tmp_path):
     assert snapshots.tokens.tolist() == ["x", "a b"]
 
 
+def test_text_curves_pair_each_step_with_the_loss_and_accuracy_there(tmp_path):
+    """loss_curve[k] is the loss after k steps, accuracy_curve names its steps: a curve shifted by one step, or
+    joined by position instead of step, puts the 0.5 accuracy beside the wrong loss."""
+    record = {"kind": "dlg_text", "parameters": {"model": "bert_tiny", "attack": "text_dlg", "defense": "none",
+                                                 "defense_level": 0.0},
+              "sentence": {"id": "slide_1", "source": "slides"}, "steps": 3,
+              "at_budget": {"1": {}, "3": {}}, "loss_curve": [9.0, 4.0, 2.0, 1.5],
+              "accuracy_curve": [{"step": 3, "token_accuracy": 1.0, "rougeL_f": 1.0},
+                                 {"step": 0, "token_accuracy": 0.0, "rougeL_f": 0.1},
+                                 {"step": 1, "token_accuracy": 0.5, "rougeL_f": 0.6}]}
+    curves = aggregate_dlg_text.curves([record])
+    assert curves.step.tolist() == [0, 1, 2, 3]
+    assert curves.gradient_match_loss.tolist() == [9.0, 4.0, 2.0, 1.5]
+    assert curves.token_accuracy.tolist()[:2] == [0.0, 0.5] and curves.token_accuracy.tolist()[3] == 1.0
+    assert math.isnan(curves.token_accuracy.tolist()[2])  # no decoded point at step 2: none made up
+    assert set(curves.iterations) == {3} and set(curves.sentence_id) == {"slide_1"}
+
+
 def test_aggregate_dlg_refuses_one_cell_of_two_settings_or_one_attack_twice(tmp_path, cli_env):
     import subprocess
 

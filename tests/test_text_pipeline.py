@@ -11,7 +11,7 @@ import yaml
 
 from sharegrad import pipeline_text
 from sharegrad.data.text import Sentence, read_sentences, write_sentences, zen_of_python
-from sharegrad.stages.aggregate_dlg_text import flatten
+from sharegrad.stages.aggregate_dlg_text import curves, flatten
 from sharegrad.stages.aggregate_dlg import read_records
 from sharegrad.stages.dlg_text import TextAttackSpec, run_sentences
 
@@ -87,6 +87,7 @@ def test_pipeline_from_attack_to_every_text_figure(sentences_file, tmp_path):
     assert records[0]["weights"]["layers"] == 2 and "random init" in records[0]["weights"]["weights"]
     assert set(records[0]["at_budget"]) == {"1", "2"}
     table, snapshots = flatten(read_records([tmp_path / "none", tmp_path / "gauss"]))
+    curves(read_records([tmp_path / "none", tmp_path / "gauss"])).to_csv(tmp_path / "curves.csv", index=False)
     table.to_csv(tmp_path / "text.csv", index=False)
     snapshots.to_csv(tmp_path / "snap.csv", index=False)
     assert len(table) == 4 and set(table.defense) == {"none", "gaussian"}
@@ -95,6 +96,8 @@ def test_pipeline_from_attack_to_every_text_figure(sentences_file, tmp_path):
     text = (tmp_path / "dec.md").read_text()
     assert "| Iters=0 |" in text and "| Iters=2 |" in text and "readability counts" in text
     FIGURES.get("text_summary")([tmp_path / "text.csv"], tmp_path / "sum.md", {"config": "test"})
+    FIGURES.get("text_loss_curves")([tmp_path / "curves.csv"], tmp_path / "loss.png", {})
+    assert (tmp_path / "loss.png").stat().st_size > 1000
     for name in ("text_length", "text_defenses"):
         FIGURES.get(name)([tmp_path / "text.csv"], tmp_path / f"{name}.png", {})
         assert (tmp_path / f"{name}.png").stat().st_size > 1000

@@ -51,9 +51,10 @@ rule text_aggregate:
     output:
         table=f"{RESULTS}/text.csv",
         snapshots=f"{RESULTS}/text_snapshots.csv",
+        curves=f"{RESULTS}/text_curves.csv",
     conda:
         CONDA_ENV
     log:
         f"{LOGS}/text_aggregate.log",
     shell:
-        "sharegrad aggregate-dlg-text {input} --out {output.table} --snapshots {output.snapshots} > {log} 2>&1"
+        "sharegrad aggregate-dlg-text {input} --out {output.table} --snapshots {output.snapshots} --curves {output.curves} > {log} 2>&1"

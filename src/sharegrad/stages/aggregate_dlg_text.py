@@ -3,6 +3,9 @@
 ``text.csv``: one row per sentence run and budget (metrics at that budget).
 ``text_snapshots.csv``: one row per sentence run and snapshot step (the decoded
 tokens), which the slides-style decoding table reads.
+``text_curves.csv`` (``--curves``): one row per sentence run and outer step: the
+gradient-match loss at the point reached after that many steps (step 0: the
+initialisation) and the token accuracy decoded there, which the loss-curve figure reads.
 """
 
 from __future__ import annotations
@@ -44,11 +47,30 @@ def flatten(records: list[dict], sources: list[Path] | None = None) -> tuple[pd.
     return pd.DataFrame(rows), pd.DataFrame(snapshots)
 
 
+def curves(records: list[dict]) -> pd.DataFrame:
+    """Per step: ``loss_curve[k]`` is the loss after k outer steps (L-BFGS returns the loss at the point it
+    starts from; the record appends the loss at the last point), joined by step to ``accuracy_curve``."""
+    rows = []
+    for r in records:
+        params = r["parameters"]
+        key = {"model": params["model"], "attack": params["attack"], "defense": params["defense"],
+               "level": params["defense_level"], "sentence_id": r["sentence"]["id"],
+               # the run's length is part of its curve's cell: a 100-step and a 300-step run must not share a line
+               "iterations": max(int(b) for b in r["at_budget"]) if r["at_budget"] else r["steps"]}
+        accuracy = {point["step"]: point for point in r.get("accuracy_curve", [])}
+        for step, loss in enumerate(r["loss_curve"]):
+            point = accuracy.get(step, {})
+            rows.append({**key, "step": step, "gradient_match_loss": loss,
+                         "token_accuracy": point.get("token_accuracy"), "rougeL_f": point.get("rougeL_f")})
+    return pd.DataFrame(rows)
+
+
 def register_cli(subparsers) -> None:
     p = subparsers.add_parser("aggregate-dlg-text", help="gather text-attack JSONs into CSVs")
     p.add_argument("folders", nargs="+", help="folders holding sentence~ID.json files")
     p.add_argument("--out", required=True, help="per-sentence-and-budget CSV")
     p.add_argument("--snapshots", required=True, help="decoded tokens per snapshot CSV")
+    p.add_argument("--curves", help="per-step loss and token accuracy CSV (optional)")
 
     def handler(args):
         files: list[Path] = []
@@ -60,6 +82,8 @@ def register_cli(subparsers) -> None:
         table, snapshots = flatten(records, [f for _, f in kept])
         write_csv(Path(args.out), table)
         write_csv(Path(args.snapshots), snapshots)
+        if args.curves:
+            write_csv(Path(args.curves), curves(records))
         print(f"{len(records)} sentence runs -> {args.out}")
 
     p.set_defaults(handler=handler)
