@@ -14,8 +14,10 @@ if [ -n "$D" ]; then
   sharegrad keep-records --csv results/dlg_resnet_bs8_cpu/dlg.csv --out $K/dlg_resnet_bs8_cpu
   cp results/dlg_resnet_bs8_cpu/dlg_curves.csv $K/dlg_resnet_bs8_cpu/
 else echo "dlg_resnet_bs8_cpu: no finished attack"; fi
-# text, slide sentences, MiniLM: the published attack at 100 steps (run21d), both attacks at 300 (run21c)
-for pair in run21d:text_slides_minilm_100_cpu run21c:text_slides_minilm_cpu; do
+# text: slide sentences on MiniLM, the published attack at 100 steps (run21d), both attacks at 300 (run21c);
+# 8 Zen lines on MiniLM, both attacks at 100 (run21e); slide sentences on the random bert-base, both at 30 (run21f)
+for pair in run21d:text_slides_minilm_100_cpu run21c:text_slides_minilm_cpu run21e:text_zen_minilm_100_cpu \
+    run21f:text_slides_bert_random_cpu; do
   cd /work/main/results/${pair%%:*}; N=${pair##*:}
   D=$(finished "results/$N/text/*/*/*/*/chunk~*" "sentence~*.json")
   if [ -n "$D" ]; then
@@ -24,3 +26,20 @@ for pair in run21d:text_slides_minilm_100_cpu run21c:text_slides_minilm_cpu; do
     cp results/$N/text_snapshots.csv $K/$N/
   else echo "$N: no finished sentence"; fi
 done
+# LeNet iterations to success (run21b): the chunks finished there whose records are not kept yet, then the
+# table and figures again from every kept record
+cd /work/main/results/run21b
+L=$K/dlg_iterations_cpu
+NEW=""
+for d in $(finished "results/dlg_iterations_cpu/dlg/*/*/*/*/*/*/*/*/chunk~*" "attack~*.json"); do
+  [ -d "$L/records/${d#results/dlg_iterations_cpu/}" ] || NEW="$NEW $d"; done
+if [ -n "$NEW" ]; then
+  sharegrad aggregate-dlg $NEW --out results/dlg_iterations_cpu/dlg_new.csv --curves results/dlg_iterations_cpu/dlg_new_curves.csv
+  sharegrad keep-records --csv results/dlg_iterations_cpu/dlg_new.csv --out $L
+  rm -f $L/dlg_new.csv
+  cd $L
+  sharegrad aggregate-dlg $(find records -name "attack~*.json" -printf "%h\n" | sort -u) --out dlg.csv --curves dlg_curves.csv
+  sharegrad figure dlg_summary --csv dlg.csv --out dlg_summary.md
+  sharegrad figure dlg_loss_curves --csv dlg_curves.csv --out dlg_loss_curves.png
+  sharegrad figure dlg_batch_size --csv dlg.csv --out dlg_batch_size.png
+else echo "dlg_iterations_cpu: nothing new"; fi
