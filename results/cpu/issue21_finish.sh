@@ -6,7 +6,7 @@ source /work/main/.venv/bin/activate && export HF_HUB_OFFLINE=1
 K=/work/main/results/cpu
 finished() { # folders holding a finished record (attack~*.json or sentence~*.json)
   for d in $(ls -d $1 2>/dev/null); do ls $d/$2 >/dev/null 2>&1 && echo $d; done; }
-# ResNet18-sigmoid batch 8
+resnet() { # ResNet18-sigmoid batch 8
 cd /work/main/results/run21a
 D=$(finished "results/dlg_resnet_bs8_cpu/dlg/*/*/*/*/*/*/*/*/chunk~*" "attack~*.json")
 if [ -n "$D" ]; then
@@ -14,19 +14,30 @@ if [ -n "$D" ]; then
   sharegrad keep-records --csv results/dlg_resnet_bs8_cpu/dlg.csv --out $K/dlg_resnet_bs8_cpu
   cp results/dlg_resnet_bs8_cpu/dlg_curves.csv $K/dlg_resnet_bs8_cpu/
 else echo "dlg_resnet_bs8_cpu: no finished attack"; fi
-# text: slide sentences on MiniLM, the published attack at 100 steps (run21d), both attacks at 300 (run21c);
+}
+text() { # text: slide sentences on MiniLM, the published attack at 100 steps (run21d), both attacks at 300 (run21c);
 # 8 Zen lines on MiniLM, both attacks at 100 (run21e); slide sentences on the random bert-base, both at 30 (run21f)
 for pair in run21d:text_slides_minilm_100_cpu run21c:text_slides_minilm_cpu run21e:text_zen_minilm_100_cpu \
     run21f:text_slides_bert_random_cpu; do
   cd /work/main/results/${pair%%:*}; N=${pair##*:}
   D=$(finished "results/$N/text/*/*/*/*/chunk~*" "sentence~*.json")
   if [ -n "$D" ]; then
-    sharegrad aggregate-dlg-text $D --out results/$N/text.csv --snapshots results/$N/text_snapshots.csv
+    sharegrad aggregate-dlg-text $D --out results/$N/text.csv --snapshots results/$N/text_snapshots.csv \
+      --curves results/$N/text_curves.csv
     sharegrad keep-records --csv results/$N/text.csv --out $K/$N
-    cp results/$N/text_snapshots.csv $K/$N/
+    cp results/$N/text_snapshots.csv results/$N/text_curves.csv $K/$N/
+    sharegrad figure text_summary --csv $K/$N/text.csv --out $K/$N/text_summary.md
+    sharegrad figure text_loss_curves --csv $K/$N/text_curves.csv --out $K/$N/text_loss_curves.png
+    # one decoding table per attack, of the slide sentences (or, where there are none, of every sentence)
+    python -c "import pandas as p, json; t = p.read_csv('$K/$N/text.csv'); s = sorted(t.sentence_id.unique())
+for a in sorted(t.attack.unique()):
+    print(a, json.dumps({'attack': a, 'every': 10, **({} if any(i.startswith('slide') for i in s) else {'sentences': s})}))" |
+    while read -r a o; do
+      sharegrad figure text_decoding --csv $K/$N/text_snapshots.csv --out $K/$N/text_decoding_$a.md --options "$o"; done
   else echo "$N: no finished sentence"; fi
 done
-# LeNet iterations to success (run21b): the chunks finished there whose records are not kept yet, then the
+}
+lenet() { # LeNet iterations to success (run21b): the chunks finished there whose records are not kept yet, then the
 # table and figures again from every kept record
 cd /work/main/results/run21b
 L=$K/dlg_iterations_cpu
@@ -43,3 +54,6 @@ if [ -n "$NEW" ]; then
   sharegrad figure dlg_loss_curves --csv dlg_curves.csv --out dlg_loss_curves.png
   sharegrad figure dlg_batch_size --csv dlg.csv --out dlg_batch_size.png
 else echo "dlg_iterations_cpu: nothing new"; fi
+}
+# usage: issue21_finish.sh [resnet] [text] [lenet] (default: all three)
+for part in ${@:-resnet text lenet}; do $part; done

@@ -11,7 +11,8 @@ for f in subprocess.run(["find", "/work/main/results", "-path", "*/run21*", "-na
     rel = f.split("/results/", 2)[-1]
     name = rel.split("/")[0]
     rows.setdefault(name, []).append((rel, s.get("steps"), s.get("evaluations")))
-for name in ("dlg_resnet_bs8_cpu", "text_slides_minilm_cpu", "dlg_iterations_cpu"):
+for name in ("dlg_resnet_bs8_cpu", "text_slides_minilm_cpu", "dlg_iterations_cpu", "text_zen_minilm_100_cpu",
+             "text_slides_bert_random_cpu"):
     items = rows.get(name, [])
     out = Path("/work/main/results/cpu") / name
     if not out.exists():
