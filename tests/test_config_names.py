@@ -149,3 +149,33 @@ def test_a_cell_setting_given_to_an_attack_that_takes_none_is_named():
         assert not [p for p in pipeline_config.name_problems(config) if "takes_nothing" in p]
     finally:
         ATTACKS._entries.pop("takes_nothing_for_test", None)
+
+
+def overlays() -> list[tuple[str, str]]:
+    """(overlay, base) for every experiments/*.yaml whose header says which config it lays over."""
+    found = []
+    for path in sorted((ROOT / "experiments").glob("*.yaml")):
+        first = path.read_text().splitlines()[0]
+        for base in ("smoke", "paper"):
+            if first.startswith(f"# Overlay on {base}.yaml"):
+                found.append((path.stem, base))
+    return found
+
+
+def test_the_overlays_are_found():
+    names = dict(overlays())
+    assert names.get("dlg_resnet_bs8_cpu") == "smoke" and names.get("paper_small") == "paper"
+
+
+@pytest.mark.parametrize("overlay,base", overlays())
+def test_every_overlay_on_its_base_passes_the_snakefile_checks(overlay, base):
+    """What the Snakefile does with `--configfile BASE OVERLAY`: snakemake's recursive update, the schema, the
+    names. An overlay key the schema does not know (a figure option added without its schema entry) fails here,
+    not hours later when someone reruns a kept result."""
+    import jsonschema
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((ROOT / "experiments" / f"{base}.yaml").read_text())
+    update_config(config, yaml.safe_load((ROOT / "experiments" / f"{overlay}.yaml").read_text()))
+    jsonschema.validate(config, yaml.safe_load((ROOT / "experiments" / "schema.yaml").read_text()))
+    pipeline_config.check_names(config)
