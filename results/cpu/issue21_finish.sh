@@ -26,7 +26,7 @@ for pair in run21d:text_slides_minilm_100_cpu run21c:text_slides_minilm_cpu run2
       --curves results/$N/text_curves.csv
     sharegrad keep-records --csv results/$N/text.csv --out $K/$N
     cp results/$N/text_snapshots.csv results/$N/text_curves.csv $K/$N/
-    sharegrad figure text_summary --csv $K/$N/text.csv --out $K/$N/text_summary.md
+    sharegrad figure text_summary --csv $K/$N/text.csv --out $K/$N/text_summary.md --options "{\"config\": \"$N\"}"
     sharegrad figure text_loss_curves --csv $K/$N/text_curves.csv --out $K/$N/text_loss_curves.png
     # one decoding table per attack, of the slide sentences (or, where there are none, of every sentence)
     python -c "import pandas as p, json; t = p.read_csv('$K/$N/text.csv'); s = sorted(t.sentence_id.unique())
