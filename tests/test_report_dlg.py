@@ -296,3 +296,28 @@ def test_per_image_table_only_where_the_config_asks():
     assert spec.outputs({"name": "x", "dlg": {"figures": {}}}) == {}
     assert spec.outputs({"name": "x", "dlg": {"figures": {"per_image": {"batch_size": 8}}}}) == {
         "dlg_per_image": {"config": "x", "batch_size": 8}}
+
+
+def test_iterations_table_median_counts_failures_as_never_and_sits_beside_the_paper(tmp_path):
+    """Batch 1: first successes at 40 and 60 and one image never back: the median of (40, 60, never) is 60
+    (over the successes alone it would be 50). Batch 2: one of three back: not reached. The paper's
+    figures come from the claims file (602 at batch size 2); batch size 3 has none. Two CSVs read as one;
+    a defended row is left out."""
+    from sharegrad.report import dlg_iterations
+
+    paper = dlg_iterations.paper_iterations()
+    first = [image(0, True, 40), image(1, True, 60), image(2, False, None, mse=0.2),
+             image(0, True, 5, defense="gaussian", level=0.01)]
+    second = [image(0, False, None, batch_size=2, iterations=1200, position=0, mse=0.3),
+              image(0, True, 10, batch_size=2, iterations=1200, position=1),
+              image(1, False, None, batch_size=2, iterations=1200, position=0, mse=0.3),
+              image(0, True, 7, batch_size=3, iterations=50)]
+    out = tmp_path / "iterations.md"
+    dlg_iterations.render([write_csv(tmp_path / "a.csv", first), write_csv(tmp_path / "b.csv", second)], out, {})
+    (table,) = markdown_tables(out.read_text())
+    assert [r["batch size"] for r in table] == ["1", "2", "3"]
+    assert [r["median steps to success"] for r in table] == ["60", "not reached within 1200", "7"]
+    assert [r["recovered [95% CI]"] for r in table] == ["2/3 [21%, 94%]", "1/3 [6%, 79%]", "1/1 [21%, 100%]"]
+    assert [r["paper (recalled)"] for r in table] == [f"{paper[1]:g}", f"{paper[2]:g}", "-"]
+    assert table[1]["budget / paper"] == f"{1200 / paper[2]:.2f}" and table[2]["budget / paper"] == "-"
+    assert paper[2] == 602  # the claims file's recalled figure for batch size 2
