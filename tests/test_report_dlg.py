@@ -154,6 +154,19 @@ def test_dlg_batch_size_rates_intervals_and_iterations(tmp_path, monkeypatch):
     assert iterations[label300] == [[1, 200.0]]
 
 
+def test_dlg_batch_size_marks_a_batch_size_where_nothing_came_back_at_its_budget(tmp_path, monkeypatch):
+    """Batch size 4, budget 100, none of 4 back: no median to draw, so an open triangle at (4, 100); batch
+    size 1 of the same series had successes and gets none."""
+    captured = capture(monkeypatch, dlg_batch_size)
+    rows = batch_size_rows() + [image(a, False, None, position=p, batch_size=4, mse=0.3)
+                                for a in (0,) for p in range(4)]
+    dlg_batch_size.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "bs.png", {})
+    _, right = captured.fig.axes
+    drawn = [c for c in right.collections if len(c.get_offsets())]
+    assert len(drawn) == 1 and drawn[0].get_offsets().tolist() == [[4.0, 100.0]]
+    assert "none recovered: drawn at the budget" in [t.get_text() for t in right.get_legend().get_texts()]
+
+
 # --- dlg_loss_curves ---------------------------------------------------------------------------------------------
 
 def curve_rows(losses, attack_index, **cell):

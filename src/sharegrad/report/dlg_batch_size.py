@@ -56,15 +56,25 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
                       transform=dodge(left, index, len(groups)))
         include(left, series.batch_size, series.low), include(left, series.batch_size, series.high)
         right.plot(series.batch_size, series.median_iterations, marker="o", label=label, color=colours[index])
+        # no image back at a batch size: an open triangle at the budget, the least the iterations could be
+        missed = series[series.median_iterations.isna()]
+        if len(missed):
+            right.scatter(missed.batch_size, [key[-1]] * len(missed), marker="^", s=40, facecolors="none",
+                          edgecolors=[colours[index]], transform=dodge(right, index, len(groups)))
+            include(right, missed.batch_size, [key[-1]] * len(missed))
     paper = pd.Series(paper_iterations()).sort_index()
     right.plot(paper.index, paper.values, "k--", marker="x", label="paper, CIFAR (recalled)")
+    if stats.median_iterations.isna().any():
+        right.scatter([], [], marker="^", s=40, facecolors="none", edgecolors="k",
+                      label="none recovered: drawn at the budget")
     left.set(xscale="log", xlabel="batch size", ylabel="success rate (95% CI)", ylim=(-0.05, 1.05),
              title="images recovered (MSE below threshold)")
     right.set(xscale="log", yscale="log", xlabel="batch size", ylabel="median outer steps to success",
               title="iterations to success")
     for ax in (left, right):  # the batch sizes themselves as ticks, plain numbers
         plain_ticks(ax.xaxis, list(stats.batch_size) + list(paper.index))
-    steps = [v for v in list(stats.median_iterations) + list(paper.values) if v == v and v > 0]
+    budgets = list(stats[stats.median_iterations.isna()].iterations)
+    steps = [v for v in list(stats.median_iterations) + list(paper.values) + budgets if v == v and v > 0]
     if steps:
         plain_ticks(right.yaxis, log_ticks(min(steps), max(steps)))
     right.legend(fontsize=6, loc="best")
