@@ -8,17 +8,31 @@ finished() { # folders holding a finished record (attack~*.json or sentence~*.js
   for d in $(ls -d $1 2>/dev/null); do ls $d/$2 >/dev/null 2>&1 && echo $d; done; }
 resnet() { # ResNet18-sigmoid batch 8
 cd /work/main/results/run21a
+# the second batch (images 8-15) ran in run21g, at the overlay's two-batch commit: its finished chunk folders
+# join the first batch's here, so one table holds both
+for d in $(cd ../run21g && finished "results/dlg_resnet_bs8_cpu/dlg/*/*/*/*/*/*/*/*/chunk~1-2" "attack~*.json"); do
+  [ -d "$d" ] || cp -r "../run21g/$d" "$d"; done
 D=$(finished "results/dlg_resnet_bs8_cpu/dlg/*/*/*/*/*/*/*/*/chunk~*" "attack~*.json")
 if [ -n "$D" ]; then
   sharegrad aggregate-dlg $D --out results/dlg_resnet_bs8_cpu/dlg.csv --curves results/dlg_resnet_bs8_cpu/dlg_curves.csv
   sharegrad keep-records --csv results/dlg_resnet_bs8_cpu/dlg.csv --out $K/dlg_resnet_bs8_cpu
   cp results/dlg_resnet_bs8_cpu/dlg_curves.csv $K/dlg_resnet_bs8_cpu/
+  R=$K/dlg_resnet_bs8_cpu
+  for d in $D; do l=$(echo $d | sed 's/.*labels~\([a-z]*\).*/\1/')
+    for p in $d/attack~*.png; do cp $p $R/${l}_$(basename $p .png | tr -d '~')_reconstruction.png; done
+    # the slides-style grid, one row per batch, from the arrays (here, not kept)
+    sharegrad figure dlg_reconstructions --csv results/dlg_resnet_bs8_cpu/dlg.csv --out $R/dlg_reconstructions_$l.png \
+      --options "{\"model\": \"resnet18_sigmoid\", \"batch_size\": 8, \"labels\": \"$l\", \"rows\": 2}"
+  done
+  sharegrad figure dlg_per_image --csv $R/dlg.csv --out $R/dlg_per_image.md
+  sharegrad figure dlg_summary --csv $R/dlg.csv --out $R/dlg_summary.md --options '{"config": "dlg_resnet_bs8_cpu"}'
+  sharegrad figure dlg_loss_curves --csv $R/dlg_curves.csv --out $R/dlg_loss_curves.png
 else echo "dlg_resnet_bs8_cpu: no finished attack"; fi
 }
 text() { # text: slide sentences on MiniLM, the published attack at 100 steps (run21d), both attacks at 300 (run21c);
 # 8 Zen lines on MiniLM, both attacks at 100 (run21e); slide sentences on the random bert-base, both at 30 (run21f)
 for pair in run21d:text_slides_minilm_100_cpu run21c:text_slides_minilm_cpu run21e:text_zen_minilm_100_cpu \
-    run21f:text_slides_bert_random_cpu; do
+    run21f:text_slides_bert_random_cpu run21h:text_slides_bert_random_100_cpu; do
   cd /work/main/results/${pair%%:*}; N=${pair##*:}
   D=$(finished "results/$N/text/*/*/*/*/chunk~*" "sentence~*.json")
   if [ -n "$D" ]; then

@@ -12,7 +12,7 @@ for f in subprocess.run(["find", "/work/main/results", "-path", "*/run21*", "-na
     name = rel.split("/")[0]
     rows.setdefault(name, []).append((rel, s.get("steps"), s.get("evaluations")))
 for name in ("dlg_resnet_bs8_cpu", "text_slides_minilm_cpu", "dlg_iterations_cpu", "text_zen_minilm_100_cpu",
-             "text_slides_bert_random_cpu"):
+             "text_slides_bert_random_cpu", "text_slides_bert_random_100_cpu"):
     items = rows.get(name, [])
     out = Path("/work/main/results/cpu") / name
     if not out.exists():
