@@ -59,9 +59,9 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
         # no image back at a batch size: an open triangle at the budget, the least the iterations could be
         missed = series[series.median_iterations.isna()]
         if len(missed):
-            right.scatter(missed.batch_size, [key[-1]] * len(missed), marker="^", s=40, facecolors="none",
+            right.scatter(missed.batch_size, missed.iterations, marker="^", s=40, facecolors="none",
                           edgecolors=[colours[index]], transform=dodge(right, index, len(groups)))
-            include(right, missed.batch_size, [key[-1]] * len(missed))
+            include(right, missed.batch_size, missed.iterations)
     paper = pd.Series(paper_iterations()).sort_index()
     right.plot(paper.index, paper.values, "k--", marker="x", label="paper, CIFAR (recalled)")
     if stats.median_iterations.isna().any():

@@ -16,19 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from sharegrad.claims import claims_in_group
 from sharegrad.claims.measures import median_steps_to_success
 from sharegrad.errors import UserError
 from sharegrad.report import register_figure
+from sharegrad.report.dlg_batch_size import SERIES, paper_iterations
 from sharegrad.report.stats import wilson_interval
 from sharegrad.report.style import write_text
-
-SERIES = ["dataset", "model", "attack", "line_search", "labels", "iterations"]
-
-
-def paper_iterations() -> dict[int, float]:
-    return {int(c["paper"]["batch_size"]): c["paper"]["value"] for c in claims_in_group("iterations_to_success")}
-
 
 def rows(table: pd.DataFrame) -> pd.DataFrame:
     paper = paper_iterations()
