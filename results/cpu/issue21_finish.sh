@@ -19,11 +19,11 @@ if [ -n "$D" ]; then
   cp results/dlg_resnet_bs8_cpu/dlg_curves.csv $K/dlg_resnet_bs8_cpu/
   R=$K/dlg_resnet_bs8_cpu
   for d in $D; do l=$(echo $d | sed 's/.*labels~\([a-z]*\).*/\1/')
-    for p in $d/attack~*.png; do cp $p $R/${l}_$(basename $p .png | tr -d '~')_reconstruction.png; done
-    # the slides-style grid, one row per batch, from the arrays (here, not kept)
+    for p in $d/attack~*.png; do cp $p $R/${l}_$(basename $p .png | tr -d '~')_reconstruction.png; done; done
+  # the slides-style grid per label strategy, one row per batch, from the arrays (here, not kept)
+  for l in $(for d in $D; do echo $d | sed 's/.*labels~\([a-z]*\).*/\1/'; done | sort -u); do
     sharegrad figure dlg_reconstructions --csv results/dlg_resnet_bs8_cpu/dlg.csv --out $R/dlg_reconstructions_$l.png \
-      --options "{\"model\": \"resnet18_sigmoid\", \"batch_size\": 8, \"labels\": \"$l\", \"rows\": 2}"
-  done
+      --options "{\"model\": \"resnet18_sigmoid\", \"batch_size\": 8, \"labels\": \"$l\", \"rows\": 2}"; done
   sharegrad figure dlg_per_image --csv $R/dlg.csv --out $R/dlg_per_image.md
   sharegrad figure dlg_summary --csv $R/dlg.csv --out $R/dlg_summary.md --options '{"config": "dlg_resnet_bs8_cpu"}'
   sharegrad figure dlg_loss_curves --csv $R/dlg_curves.csv --out $R/dlg_loss_curves.png
