@@ -5,6 +5,7 @@ Wilson intervals (95%) written out: 1/3 -> [6%, 79%], 2/3 -> [21%, 94%], 0/3 -> 
 
 from __future__ import annotations
 
+import pytest
 from report_helpers import assert_lines, capture, lines_by_label, markdown_tables, write_csv
 
 from sharegrad.report import text_decoding, text_defenses, text_length, text_summary
@@ -18,7 +19,8 @@ BASE = {"model": "bert_tiny", "weights": "seeded random", "model_parameters": 4_
 def sentence(sentence_id, n_tokens, budget, token_accuracy, rouge_l, exact, first_exact_step=None, **cell):
     return {**BASE, "sentence_id": sentence_id, "n_tokens": n_tokens, "true_text": f"text {sentence_id}",
             "budget": budget, "step": budget, "token_accuracy": token_accuracy, "rougeL_f": rouge_l,
-            "exact_match": exact, "first_exact_step": first_exact_step, "recovered_text": f"got {sentence_id}", **cell}
+            "exact_match": exact, "first_exact_step": first_exact_step, "recovered_text": f"got {sentence_id}",
+            "recovered_tokens": f"got {sentence_id}", "record": f"run/sentence~{sentence_id}.json", **cell}
 
 
 def text_rows():
@@ -53,6 +55,36 @@ def test_text_summary_one_table_per_cell_and_budget(tmp_path):
     assert [r["first_exact_step"] for r in rows] == ["nan", "22", "28"]  # iterations to the exact sentence
     assert [r["exact_match"] for r in rows] == ["False", "True", "True"]
     assert rows[1]["recovered_text"] == "got a"
+
+
+def test_text_summary_reads_several_csvs_and_counts_a_sentence_read_twice_once(tmp_path):
+    # two runs of the undefended cell: one stopped at 10 steps, one at 30 read at 10 and 30 (its rows at 10
+    # are the first run's again, as the same seed gives on CPU), plus a second model only in the second CSV
+    short = [r for r in text_rows() if r["defense"] == "none" and r["budget"] == 10]
+    long = [{**r, "record": "long/" + r["record"]} for r in text_rows() if r["defense"] == "none"]
+    other = [sentence("a", 8, 30, 0.5, 0.5, False, model="minilm")]
+    out = tmp_path / "text.md"
+    text_summary.render([write_csv(tmp_path / "short.csv", short), write_csv(tmp_path / "long.csv", long + other)],
+                        out, {"config": "two runs"})
+    sections = {s.splitlines()[0]: s for s in out.read_text().split("\n## ")[1:]}
+    assert set(sections) == {"bert_tiny, text_dlg, defense none 0.0, budget 10 iterations",
+                             "bert_tiny, text_dlg, defense none 0.0, budget 30 iterations",
+                             "minilm, text_dlg, defense none 0.0, budget 30 iterations"}
+    ten = sections["bert_tiny, text_dlg, defense none 0.0, budget 10 iterations"]
+    assert "exact match 1/3 = 33% [6%, 79%]" in ten  # not 2/6: each sentence once
+    assert [r["sentence_id"] for r in markdown_tables(ten)[0]] == ["c", "a", "b"]
+    assert "exact match 0/1" in sections["minilm, text_dlg, defense none 0.0, budget 30 iterations"]
+    # the sample line names each cell's model, so two models at one budget are told apart
+    assert "minilm, text_dlg, defense none 0.0, budget 30 exact matches (0/1" in out.read_text()
+    assert "bert_tiny, text_dlg, defense none 0.0, budget 30 exact matches (2/3" in out.read_text()
+
+
+def test_text_summary_refuses_two_runs_that_decode_a_sentence_differently(tmp_path):
+    first = [sentence("a", 8, 10, 0.5, 0.6, False)]
+    second = [{**sentence("a", 8, 10, 0.25, 0.3, False), "recovered_tokens": "other tokens", "record": "b.json"}]
+    with pytest.raises(ValueError, match=r"slides.*decodes differently in run/sentence~a.json, b.json"):
+        text_summary.render([write_csv(tmp_path / "1.csv", first), write_csv(tmp_path / "2.csv", second)],
+                            tmp_path / "t.md", {})
 
 
 def test_text_length_means_by_length_at_the_largest_budget(tmp_path, monkeypatch):

@@ -1,7 +1,11 @@
 """Per-sentence results of DLG on text: the weights attacked, token accuracy, ROUGE, exact match.
 
-Reads ``text.csv``; one table per model x attack x defense x level x budget, one
+Reads ``text.csv`` (or several, as one table); one table per model x attack x defense x level x budget, one
 row per sentence, then the cell's means. Option ``config`` names the config.
+
+Several CSVs may hold the same sentence of the same cell: a 300-step run read at budget 100 next to its own
+100-step run. With one seed the attack is deterministic on CPU, so the two must decode the same tokens; that
+row is counted once. Where they differ the table refuses, naming both records, rather than pick one.
 """
 
 from __future__ import annotations
@@ -16,19 +20,30 @@ from sharegrad.report.stats import rate_with_interval
 from sharegrad.report.style import write_text
 
 CELL = ["model", "attack", "defense", "level", "budget"]
+SENTENCE = CELL + ["source", "sentence_id", "seed"]
+
+
+def read_tables(csv_paths: list[Path]) -> pd.DataFrame:
+    """The CSVs as one table, a sentence read at the same budget by several runs once (they must agree)."""
+    table = pd.concat([pd.read_csv(p) for p in csv_paths], ignore_index=True)
+    for key, rows in table.groupby(SENTENCE, sort=True):
+        if rows.recovered_tokens.nunique(dropna=False) > 1:
+            raise ValueError(f"text_summary: {dict(zip(SENTENCE, key))} decodes differently in "
+                             f"{', '.join(rows.record.astype(str))}; the same seed should give the same tokens")
+    return table.drop_duplicates(SENTENCE, keep="first").reset_index(drop=True)
 
 
 @register_figure("text_summary", section="text", inputs=["text.csv"], table=True, subcategory="Text",
                  title="Token accuracy, ROUGE-L and exact matches per cell (table)")
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
-    table = pd.read_csv(csv_paths[0])
+    table = read_tables(csv_paths)
     parts = [f"# DLG on BERT: per-sentence results (config {options.get('config', 'unknown')})\n",
              f"Device(s): {', '.join(sorted(table.device.unique()))}. Token accuracy and ROUGE over the "
              "sentence's WordPiece tokens ([CLS]/[SEP] excluded).\n"]
     counted = []
     for key, cell in table.groupby(CELL, sort=True):
         info = dict(zip(CELL, key))
-        label = f"{info['attack']}, defense {info['defense']} {info['level']}, budget {info['budget']}"
+        label = f"{info['model']}, {info['attack']}, defense {info['defense']} {info['level']}, budget {info['budget']}"
         counted.append((label + " exact matches", int(cell.exact_match.astype(bool).sum()), len(cell), len(cell), None))
     parts.append(sample_line(counted, unit="sentences", run="sentence") + "\n")
     for key, cell in table.groupby(CELL, sort=True):
