@@ -39,7 +39,8 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = read_tables(csv_paths)
     parts = [f"# DLG on BERT: per-sentence results (config {options.get('config', 'unknown')})\n",
              f"Device(s): {', '.join(sorted(table.device.unique()))}. Token accuracy and ROUGE over the "
-             "sentence's WordPiece tokens ([CLS]/[SEP] excluded).\n"]
+             "sentence's WordPiece tokens ([CLS]/[SEP] excluded), read at each budget; evaluations and "
+             "wall_time_s are the whole run's, which may have gone past the budget.\n"]
     counted = []
     for key, cell in table.groupby(CELL, sort=True):
         info = dict(zip(CELL, key))
