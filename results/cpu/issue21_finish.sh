@@ -31,9 +31,15 @@ else echo "dlg_resnet_bs8_cpu: no finished attack"; fi
 }
 text() { # text: slide sentences on MiniLM, the published attack at 100 steps (run21d), both attacks at 300 (run21c);
 # 8 Zen lines on MiniLM, both attacks at 100 (run21e); slide sentences on the random bert-base, both at 30 (run21f)
+# and at 100 (run21h, with run21i)
 for pair in run21d:text_slides_minilm_100_cpu run21c:text_slides_minilm_cpu run21e:text_zen_minilm_100_cpu \
     run21f:text_slides_bert_random_cpu run21h:text_slides_bert_random_100_cpu; do
   cd /work/main/results/${pair%%:*}; N=${pair##*:}
+  # the random bert-base's token-set attack on the Henson sentence ran in run21i (same commit as run21h, its own
+  # worktree so that two snakemakes never share one): its finished chunk folders join run21h's
+  if [ "$N" = text_slides_bert_random_100_cpu ]; then
+    for d in $(cd ../run21i && finished "results/$N/text/*/*/*/*/chunk~*" "sentence~*.json"); do
+      [ -d "$d" ] || cp -r "../run21i/$d" "$d"; done; fi
   D=$(finished "results/$N/text/*/*/*/*/chunk~*" "sentence~*.json")
   if [ -n "$D" ]; then
     sharegrad aggregate-dlg-text $D --out results/$N/text.csv --snapshots results/$N/text_snapshots.csv \
@@ -50,6 +56,11 @@ for a in sorted(t.attack.unique()):
       sharegrad figure text_decoding --csv $K/$N/text_snapshots.csv --out $K/$N/text_decoding_$a.md --options "$o"; done
   else echo "$N: no finished sentence"; fi
 done
+# every text cell of the issue in one table: per sentence, model, attack and budget (a sentence two runs read
+# at the same budget is counted once; text_summary refuses if they decode it differently)
+cd $K && sharegrad figure text_summary --out text_issue21_summary.md --options '{"config": "issue 21 text cells"}' \
+  --csv $(ls text_slides_minilm_100_cpu/text.csv text_slides_minilm_cpu/text.csv text_zen_minilm_100_cpu/text.csv \
+          text_slides_bert_random_cpu/text.csv text_slides_bert_random_100_cpu/text.csv 2>/dev/null)
 }
 lenet() { # LeNet iterations to success (run21b): the chunks finished there whose records are not kept yet, then the
 # table and figures again from every kept record
