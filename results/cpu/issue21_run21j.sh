@@ -1,5 +1,5 @@
 #!/bin/bash
-# core A (issue 21, tenth session): random bert-base to 100 steps in run21h: the published attack on both slide
+# core A (issue 21, ninth session): random bert-base to 100 steps in run21h: the published attack on both slide
 # sentences (Henson resumes from its step-51 checkpoint), then the token-set attack on the registration sentence
 W=/work/main/results/run21h
 cd $W && source /work/main/.venv/bin/activate && export PYTHONPATH=$W/src HF_HUB_OFFLINE=1

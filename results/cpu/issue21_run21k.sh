@@ -1,5 +1,5 @@
 #!/bin/bash
-# core B (issue 21, tenth session): ResNet18 batch 8, joint labels, images 8-15 (run21g, resumes from its checkpoint),
+# core B (issue 21, ninth session): ResNet18 batch 8, joint labels, images 8-15 (run21g, resumes from its checkpoint),
 # then the token-set attack on the Henson sentence, random bert-base, 100 steps, in its own worktree (run21i, same
 # commit as run21h) so that two snakemakes never share a working directory
 W=/work/main/results/run21g
