@@ -1,6 +1,8 @@
 #!/bin/bash
 # core A (issue 21, ninth session): random bert-base to 100 steps in run21h: the published attack on both slide
 # sentences (Henson resumes from its step-51 checkpoint), then the token-set attack on the registration sentence
+# (ninth session: this loop was stopped once its second target had started, so its third, the token-set
+# attack on the registration sentence, ran on the other core in run21i instead: issue21_run21l.sh)
 W=/work/main/results/run21h
 cd $W && source /work/main/.venv/bin/activate && export PYTHONPATH=$W/src HF_HUB_OFFLINE=1
 echo "start $(date -u +%T) $(git rev-parse HEAD)"
