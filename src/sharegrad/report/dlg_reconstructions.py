@@ -58,7 +58,10 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
                 panels.append((arrays["truth"][position],
                                [(int(steps[c]), arrays["snapshots"][c][position]) for c in chosen], row))
     n_cols = 1 + max(len(p[1]) for p in panels)
-    fig, axes = plt.subplots(len(panels), n_cols, figsize=(1.05 * n_cols, 1.1 * len(panels) + 0.4), squeeze=False)
+    height = 0.85 * len(panels) + 0.55  # rows about as tall as the columns are wide: the images are square
+    fig, axes = plt.subplots(len(panels), n_cols, figsize=(1.05 * n_cols, height), squeeze=False)
+    # margins in inches, not fractions: a fractional top margin leaves a tall blank band above a 16-row grid
+    fig.subplots_adjust(top=1 - 0.45 / height, bottom=0.1 / height)
     for r, (truth, snaps, row) in enumerate(panels):
         axes[r][0].imshow(np.clip(truth.transpose(1, 2, 0), 0, 1))
         axes[r][0].set_ylabel(f"#{int(row.image_index)}", fontsize=7)
@@ -74,5 +77,6 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     first = table.iloc[0]
     fig.suptitle(f"DLG on {first.dataset}: {first.model}, batch size {first.batch_size}, {first.attack}, "
                  f"line search {first.line_search}, labels {first.labels}"
-                 + (f", {first.iterations:g} L-BFGS steps" if "iterations" in table else ""), fontsize=8)
+                 + (f", {first.iterations:g} L-BFGS steps" if "iterations" in table else ""), fontsize=8,
+                 y=1 - 0.12 / height)
     save(fig, output)
