@@ -302,6 +302,22 @@ def test_per_image_table_one_row_per_image_in_batch_order(tmp_path):
     assert [r["success"] for r in table] == ["yes", "no", "yes", "no"]
 
 
+def test_per_image_table_counts_below_looser_thresholds_without_diverged_attacks(tmp_path):
+    """Threshold 1e-3: an image exactly at 2e-3 is not below it (strict, as success is), a diverged attack's
+    image is never counted, whatever its MSE."""
+    from sharegrad.report import dlg_per_image
+
+    rows = [image(0, False, position=p, mse=mse, image_index=p, true_label=3, recovered_label=3)
+            for p, mse in enumerate([1.5e-3, 2e-3, 4e-3, 8e-3, 0.05])]
+    rows.append(image(1, False, mse=1.5e-3, status="diverged", image_index=9, true_label=3, recovered_label=3))
+    out = tmp_path / "per_image.md"
+    dlg_per_image.render([write_csv(tmp_path / "dlg.csv", rows)], out, {})
+    assert ("0 of 6 images below the threshold. At looser thresholds (same matching, diverged attacks not "
+            "counted): MSE < 0.002: 1 of 6; MSE < 0.005: 3 of 6; MSE < 0.01: 4 of 6.") in out.read_text()
+    dlg_per_image.render([write_csv(tmp_path / "dlg.csv", rows)], out, {"looser": [100]})
+    assert "MSE < 0.1: 5 of 6." in out.read_text()
+
+
 def test_per_image_table_only_where_the_config_asks():
     from sharegrad.report import FIGURES
 

@@ -5,7 +5,9 @@ two batches on a CPU), a rate says little; the table shows each image: its
 MSE, PSNR, SSIM and LPIPS after matching, its true and recovered label, and the
 first outer step at which it was below the success threshold (``-`` if never).
 Options: ``model``, ``batch_size``, ``attack``, ``labels``, ``iterations``
-(filters, each optional). Rendered for a config whose ``dlg.figures`` has a
+(filters, each optional); ``looser``, the multiples of the success threshold at which each cell also
+counts its images (default 2, 5, 10: how far a verdict at the threshold rests on where it is drawn).
+Rendered for a config whose ``dlg.figures`` has a
 ``per_image`` entry (a table of every image of a paper-size sweep would be thousands of rows).
 """
 
@@ -35,6 +37,14 @@ def select(table: pd.DataFrame, options: dict) -> pd.DataFrame:
 def _number(value, spec: str) -> str:
     value = pd.to_numeric(value, errors="coerce")
     return "n/a" if pd.isna(value) else format(float(value), spec)
+
+
+def looser_line(cell: pd.DataFrame, threshold: float, factors) -> str:
+    """How many of the cell's images fall below each multiple of the threshold (same matching, not diverged)."""
+    live = cell.status != "diverged"
+    counts = [f"MSE < {factor * threshold:g}: {int(((cell.mse < factor * threshold) & live).sum())} of {len(cell)}"
+              for factor in factors]
+    return "At looser thresholds (same matching, diverged attacks not counted): " + "; ".join(counts) + "."
 
 
 def per_image(table: pd.DataFrame) -> pd.DataFrame:
@@ -67,6 +77,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
         title = (f"{row['model']}, batch size {row['batch_size']}, {row['attack']} ({row['line_search']}), labels "
                  f"{row['labels']}, {row['iterations']:g} steps, defense {row['defense']} {row['level']:g}")
         successes = int(cell.success.astype(bool).sum())
-        parts.append(f"## {title}\n\n{successes} of {len(cell)} images below the threshold.\n\n"
+        parts.append(f"## {title}\n\n{successes} of {len(cell)} images below the threshold. "
+                     f"{looser_line(cell, threshold, options.get('looser', (2, 5, 10)))}\n\n"
                      + per_image(cell).to_markdown(index=False, disable_numparse=True) + "\n")
     write_text(output, "\n".join(parts))
