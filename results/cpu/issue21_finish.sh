@@ -78,9 +78,9 @@ if [ -n "$NEW" ]; then
   sharegrad figure dlg_summary --csv dlg.csv --out dlg_summary.md
   sharegrad figure dlg_loss_curves --csv dlg_curves.csv --out dlg_loss_curves.png
   sharegrad figure dlg_batch_size --csv dlg.csv --out dlg_batch_size.png
-  # batch size 1 is in dlg_cpu (issue 4's run); the table reads both
-  sharegrad figure dlg_iterations --csv ../dlg_cpu/dlg.csv dlg.csv --out dlg_iterations.md
 else echo "dlg_iterations_cpu: nothing new"; fi
+# batch size 1 is in dlg_cpu (issue 4's run), ResNet18 at batch size 8 in dlg_resnet_bs8_cpu; the table reads all three
+cd $L && sharegrad figure dlg_iterations --csv ../dlg_cpu/dlg.csv dlg.csv ../dlg_resnet_bs8_cpu/dlg.csv --out dlg_iterations.md
 }
 # usage: issue21_finish.sh [resnet] [text] [lenet] (default: all three)
 for part in ${@:-resnet text lenet}; do $part; done
