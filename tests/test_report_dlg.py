@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from report_helpers import capture, lines_by_label, markdown_tables, write_csv
 
+from sharegrad.errors import UserError
 from sharegrad.report import dlg_batch_size, dlg_loss_curves, dlg_reconstructions, dlg_summary, stats
 
 CELL = {"dataset": "embedded", "model": "lenet", "batch_size": 1, "attack": "dlg", "line_search": "none",
@@ -316,6 +317,9 @@ def test_per_image_table_counts_below_looser_thresholds_without_diverged_attacks
             "counted): MSE < 0.002: 1 of 6; MSE < 0.005: 3 of 6; MSE < 0.01: 4 of 6.") in out.read_text()
     dlg_per_image.render([write_csv(tmp_path / "dlg.csv", rows)], out, {"looser": [100]})
     assert "MSE < 0.1: 5 of 6." in out.read_text()
+    for bad in ("two", [2, -1], 3):
+        with pytest.raises(UserError, match="option 'looser' must be a list of positive numbers"):
+            dlg_per_image.render([write_csv(tmp_path / "dlg.csv", rows)], out, {"looser": bad})
 
 
 def test_per_image_table_only_where_the_config_asks():

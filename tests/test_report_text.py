@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from report_helpers import assert_lines, capture, lines_by_label, markdown_tables, write_csv
 
+from sharegrad.errors import UserError
 from sharegrad.report import text_decoding, text_defenses, text_length, text_summary
 
 BASE = {"model": "bert_tiny", "weights": "seeded random", "model_parameters": 4_400_000, "attack": "text_dlg",
@@ -82,7 +83,8 @@ def test_text_summary_reads_several_csvs_and_counts_a_sentence_read_twice_once(t
 def test_text_summary_refuses_two_runs_that_decode_a_sentence_differently(tmp_path):
     first = [sentence("a", 8, 10, 0.5, 0.6, False)]
     second = [{**sentence("a", 8, 10, 0.25, 0.3, False), "recovered_tokens": "other tokens", "record": "b.json"}]
-    with pytest.raises(ValueError, match=r"slides.*decodes differently in run/sentence~a.json, b.json"):
+    with pytest.raises(UserError, match=r"slides.*decodes differently in .*1.csv \(record run/sentence~a.json\); "
+                                         r".*2.csv \(record b.json\)"):
         text_summary.render([write_csv(tmp_path / "1.csv", first), write_csv(tmp_path / "2.csv", second)],
                             tmp_path / "t.md", {})
 

@@ -41,6 +41,9 @@ def _number(value, spec: str) -> str:
 
 def looser_line(cell: pd.DataFrame, threshold: float, factors) -> str:
     """How many of the cell's images fall below each multiple of the threshold (same matching, not diverged)."""
+    if (isinstance(factors, (str, bytes)) or not hasattr(factors, "__iter__")
+            or not all(isinstance(f, (int, float)) and not isinstance(f, bool) and f > 0 for f in factors)):
+        raise UserError(f"dlg_per_image: option 'looser' must be a list of positive numbers, got {factors!r}")
     live = cell.status != "diverged"
     counts = [f"MSE < {factor * threshold:g}: {int(((cell.mse < factor * threshold) & live).sum())} of {len(cell)}"
               for factor in factors]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sharegrad.errors import UserError
 from sharegrad.report import register_figure
 from sharegrad.report.sample import sample_line
 from sharegrad.report.stats import rate_with_interval
@@ -25,12 +26,13 @@ SENTENCE = CELL + ["source", "sentence_id", "seed"]
 
 def read_tables(csv_paths: list[Path]) -> pd.DataFrame:
     """The CSVs as one table, a sentence read at the same budget by several runs once (they must agree)."""
-    table = pd.concat([pd.read_csv(p) for p in csv_paths], ignore_index=True)
+    table = pd.concat([pd.read_csv(p).assign(read_from=str(p)) for p in csv_paths], ignore_index=True)
     for key, rows in table.groupby(SENTENCE, sort=True):
         if rows.recovered_tokens.nunique(dropna=False) > 1:
-            raise ValueError(f"text_summary: {dict(zip(SENTENCE, key))} decodes differently in "
-                             f"{', '.join(rows.record.astype(str))}; the same seed should give the same tokens")
-    return table.drop_duplicates(SENTENCE, keep="first").reset_index(drop=True)
+            where = "; ".join(f"{r.read_from} (record {r.record})" for r in rows.itertuples())
+            raise UserError(f"text_summary: {dict(zip(SENTENCE, key))} decodes differently in {where}; "
+                            "the same seed should give the same tokens")
+    return table.drop_duplicates(SENTENCE, keep="first").drop(columns="read_from").reset_index(drop=True)
 
 
 @register_figure("text_summary", section="text", inputs=["text.csv"], table=True, subcategory="Text",
