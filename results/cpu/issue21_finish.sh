@@ -39,7 +39,7 @@ for pair in run21d:text_slides_minilm_100_cpu run21c:text_slides_minilm_cpu run2
   # worktree so that two snakemakes never share one): its finished chunk folders join run21h's
   if [ "$N" = text_slides_bert_random_100_cpu ]; then
     for d in $(cd ../run21i && finished "results/$N/text/*/*/*/*/chunk~*" "sentence~*.json"); do
-      [ -d "$d" ] || cp -r "../run21i/$d" "$d"; done; fi
+      [ -d "$d" ] || { mkdir -p "$(dirname "$d")" && cp -r "../run21i/$d" "$d"; }; done; fi
   D=$(finished "results/$N/text/*/*/*/*/chunk~*" "sentence~*.json")
   if [ -n "$D" ]; then
     sharegrad aggregate-dlg-text $D --out results/$N/text.csv --snapshots results/$N/text_snapshots.csv \
@@ -79,8 +79,22 @@ if [ -n "$NEW" ]; then
   sharegrad figure dlg_loss_curves --csv dlg_curves.csv --out dlg_loss_curves.png
   sharegrad figure dlg_batch_size --csv dlg.csv --out dlg_batch_size.png
 else echo "dlg_iterations_cpu: nothing new"; fi
-# batch size 1 is in dlg_cpu (issue 4's run), ResNet18 at batch size 8 in dlg_resnet_bs8_cpu; the table reads all three
-cd $L && sharegrad figure dlg_iterations --csv ../dlg_cpu/dlg.csv dlg.csv ../dlg_resnet_bs8_cpu/dlg.csv --out dlg_iterations.md
+# batch size 1 is in dlg_cpu (issue 4's run), ResNet18 at batch size 8 in dlg_resnet_bs8_cpu; the table reads them,
+# and batch size 2 to 1250 steps in dlg_iterations_bs2_cpu, once it has a finished attack
+cd $L && sharegrad figure dlg_iterations --csv ../dlg_cpu/dlg.csv dlg.csv ../dlg_resnet_bs8_cpu/dlg.csv \
+  $(ls ../dlg_iterations_bs2_cpu/dlg.csv 2>/dev/null) --out dlg_iterations.md
 }
-# usage: issue21_finish.sh [resnet] [text] [lenet] (default: all three)
-for part in ${@:-resnet text lenet}; do $part; done
+bs2() { # LeNet batch size 2 to 1250 steps (run21m), past the ledger's refutation budget of 1204
+cd /work/main/results/run21m
+D=$(finished "results/dlg_iterations_bs2_cpu/dlg/*/*/*/*/*/*/*/*/chunk~*" "attack~*.json")
+if [ -n "$D" ]; then
+  sharegrad aggregate-dlg $D --out results/dlg_iterations_bs2_cpu/dlg.csv --curves results/dlg_iterations_bs2_cpu/dlg_curves.csv
+  sharegrad keep-records --csv results/dlg_iterations_bs2_cpu/dlg.csv --out $K/dlg_iterations_bs2_cpu
+  cp results/dlg_iterations_bs2_cpu/dlg_curves.csv $K/dlg_iterations_bs2_cpu/
+  cd $K/dlg_iterations_bs2_cpu
+  sharegrad figure dlg_summary --csv dlg.csv --out dlg_summary.md --options '{"config": "dlg_iterations_bs2_cpu"}'
+  sharegrad figure dlg_loss_curves --csv dlg_curves.csv --out dlg_loss_curves.png
+else echo "dlg_iterations_bs2_cpu: no finished attack"; fi
+}
+# usage: issue21_finish.sh [resnet] [text] [lenet] [bs2] (default: all four; lenet's table reads bs2's CSV, so bs2 first)
+for part in ${@:-resnet text bs2 lenet}; do $part; done
