@@ -86,6 +86,9 @@ cd $L && sharegrad figure dlg_iterations --csv ../dlg_cpu/dlg.csv dlg.csv ../dlg
 }
 bs2() { # LeNet batch size 2 to 1250 steps (run21m), past the ledger's refutation budget of 1204
 cd /work/main/results/run21m
+# the multiset ran in run21n (same commit, the other core): its finished chunk folders join run21m's
+for d in $(cd ../run21n 2>/dev/null && finished "results/dlg_iterations_bs2_cpu/dlg/*/*/*/*/*/*/*/*/chunk~*" "attack~*.json"); do
+  [ -d "$d" ] || { mkdir -p "$(dirname "$d")" && cp -r "../run21n/$d" "$d"; }; done
 D=$(finished "results/dlg_iterations_bs2_cpu/dlg/*/*/*/*/*/*/*/*/chunk~*" "attack~*.json")
 if [ -n "$D" ]; then
   sharegrad aggregate-dlg $D --out results/dlg_iterations_bs2_cpu/dlg.csv --curves results/dlg_iterations_bs2_cpu/dlg_curves.csv

@@ -1,6 +1,8 @@
 #!/bin/bash
 # core A after the published registration attack (issue 21, ninth session): LeNet batch size 2 to 1250 steps,
 # joint labels then the multiset, 3 batches each, one attack per job, in a clean worktree of 355c2f7
+# (ninth session: this loop was stopped while its joint-label attacks ran; the multiset ran in run21n at the
+# same time instead: issue21_run21n.sh)
 while [ -e /proc/12479 ]; do sleep 20; done  # 12479: the snakemake of the published registration attack (run21h)
 W=/work/main/results/run21m
 cd $W && source /work/main/.venv/bin/activate && export PYTHONPATH=$W/src HF_HUB_OFFLINE=1
