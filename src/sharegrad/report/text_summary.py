@@ -4,8 +4,9 @@ Reads ``text.csv`` (or several, as one table); one table per model x attack x de
 row per sentence, then the cell's means. Option ``config`` names the config.
 
 Several CSVs may hold the same sentence of the same cell: a 300-step run read at budget 100 next to its own
-100-step run. With one seed the attack is deterministic on CPU, so the two must decode the same tokens; that
-row is counted once. Where they differ the table refuses, naming both records, rather than pick one.
+100-step run. With one seed and the same settings the attack is deterministic on CPU, so the two must decode
+the same tokens; that row is counted once. Where they differ (a bug, or runs whose attack settings differ,
+which the table's columns would not show) it refuses, naming both records, rather than pick one.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def read_tables(csv_paths: list[Path]) -> pd.DataFrame:
         if rows.recovered_tokens.nunique(dropna=False) > 1:
             where = "; ".join(f"{r.read_from} (record {r.record})" for r in rows.itertuples())
             raise UserError(f"text_summary: {dict(zip(SENTENCE, key))} decodes differently in {where}; "
-                            "the same seed should give the same tokens")
+                            "the same seed and attack settings should give the same tokens (runs with other "
+                            "settings belong in separate tables)")
     return table.drop_duplicates(SENTENCE, keep="first").drop(columns="read_from").reset_index(drop=True)
 
 
