@@ -6,12 +6,14 @@ source /work/main/.venv/bin/activate && export HF_HUB_OFFLINE=1
 K=/work/main/results/cpu
 finished() { # folders holding a finished record (attack~*.json or sentence~*.json)
   for d in $(ls -d $1 2>/dev/null); do ls $d/$2 >/dev/null 2>&1 && echo $d; done; }
+join_from() { # join_from WORKTREE GLOB RECORD: copy WORKTREE's finished folders matching GLOB into this one
+  for d in $(cd "../$1" 2>/dev/null && finished "$2" "$3"); do
+    [ -d "$d" ] || { mkdir -p "$(dirname "$d")" && cp -r "../$1/$d" "$d"; }; done; }
 resnet() { # ResNet18-sigmoid batch 8
 cd /work/main/results/run21a
 # the second batch (images 8-15) ran in run21g, at the overlay's two-batch commit: its finished chunk folders
 # join the first batch's here, so one table holds both
-for d in $(cd ../run21g && finished "results/dlg_resnet_bs8_cpu/dlg/*/*/*/*/*/*/*/*/chunk~1-2" "attack~*.json"); do
-  [ -d "$d" ] || cp -r "../run21g/$d" "$d"; done
+join_from run21g "results/dlg_resnet_bs8_cpu/dlg/*/*/*/*/*/*/*/*/chunk~1-2" "attack~*.json"
 D=$(finished "results/dlg_resnet_bs8_cpu/dlg/*/*/*/*/*/*/*/*/chunk~*" "attack~*.json")
 if [ -n "$D" ]; then
   sharegrad aggregate-dlg $D --out results/dlg_resnet_bs8_cpu/dlg.csv --curves results/dlg_resnet_bs8_cpu/dlg_curves.csv
@@ -37,9 +39,7 @@ for pair in run21d:text_slides_minilm_100_cpu run21c:text_slides_minilm_cpu run2
   cd /work/main/results/${pair%%:*}; N=${pair##*:}
   # the random bert-base's token-set attack on the Henson sentence ran in run21i (same commit as run21h, its own
   # worktree so that two snakemakes never share one): its finished chunk folders join run21h's
-  if [ "$N" = text_slides_bert_random_100_cpu ]; then
-    for d in $(cd ../run21i && finished "results/$N/text/*/*/*/*/chunk~*" "sentence~*.json"); do
-      [ -d "$d" ] || { mkdir -p "$(dirname "$d")" && cp -r "../run21i/$d" "$d"; }; done; fi
+  [ "$N" = text_slides_bert_random_100_cpu ] && join_from run21i "results/$N/text/*/*/*/*/chunk~*" "sentence~*.json"
   D=$(finished "results/$N/text/*/*/*/*/chunk~*" "sentence~*.json")
   if [ -n "$D" ]; then
     sharegrad aggregate-dlg-text $D --out results/$N/text.csv --snapshots results/$N/text_snapshots.csv \
@@ -87,8 +87,7 @@ cd $L && sharegrad figure dlg_iterations --csv ../dlg_cpu/dlg.csv dlg.csv ../dlg
 bs2() { # LeNet batch size 2 to 1250 steps (run21m), past the ledger's refutation budget of 1204
 cd /work/main/results/run21m
 # the multiset ran in run21n (same commit, the other core): its finished chunk folders join run21m's
-for d in $(cd ../run21n 2>/dev/null && finished "results/dlg_iterations_bs2_cpu/dlg/*/*/*/*/*/*/*/*/chunk~*" "attack~*.json"); do
-  [ -d "$d" ] || { mkdir -p "$(dirname "$d")" && cp -r "../run21n/$d" "$d"; }; done
+join_from run21n "results/dlg_iterations_bs2_cpu/dlg/*/*/*/*/*/*/*/*/chunk~*" "attack~*.json"
 D=$(finished "results/dlg_iterations_bs2_cpu/dlg/*/*/*/*/*/*/*/*/chunk~*" "attack~*.json")
 if [ -n "$D" ]; then
   sharegrad aggregate-dlg $D --out results/dlg_iterations_bs2_cpu/dlg.csv --curves results/dlg_iterations_bs2_cpu/dlg_curves.csv
