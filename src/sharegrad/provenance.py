@@ -35,17 +35,62 @@ def _package_versions() -> dict[str, str]:
     return versions
 
 
-@functools.lru_cache(maxsize=1)  # two git processes once per process, not once per attack
-def git_commit() -> str:
+# Where a change alters what a run computes: the package, the workflow, the configs, the benchmarks and
+# the files that pin the environment. An untracked file there counts as much as a modified one: a plug-in
+# is one new file (a defense, an attack) that registers itself, and a run that used it must not be stamped
+# with the bare commit.
+CODE_PATHS = ["src", "workflow", "experiments", "benchmarks", "Snakefile", "pyproject.toml"]
+# A record names at most this many changed files (and how many more there were).
+MAX_NAMED = 20
+
+
+def git_state(root: Path | str | None = None) -> tuple[str, list[str]]:
+    """(commit, changed files) of the checkout holding ``root`` (default: this package's).
+
+    The commit ends in ``-dirty`` when a file under CODE_PATHS is modified, staged, deleted or untracked
+    (ignored files, such as ``__pycache__``, do not count); the list names those files relative to the
+    checkout's top folder. ``unknown`` outside a git checkout."""
+    cwd = Path(root) if root is not None else Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        commit = out.stdout.strip() if out.returncode == 0 else "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
-        return commit + ("-dirty" if dirty and commit != "unknown" else "")
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=5,
+                             cwd=cwd)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=cwd)
+        if top.returncode != 0 or head.returncode != 0:
+            return "unknown", []
+        status = subprocess.run(["git", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--",
+                                 *CODE_PATHS], capture_output=True, text=True, timeout=10, cwd=top.stdout.strip())
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return "unknown", []
+    if status.returncode != 0:
+        return "unknown", []
+    changed, entries = [], iter(status.stdout.split("\0"))
+    for entry in entries:
+        if len(entry) < 4:
+            continue
+        changed.append(entry[3:])
+        if entry[0] in "RC":  # a rename or copy is followed by its source path
+            next(entries, None)
+    commit = head.stdout.strip()
+    return commit + ("-dirty" if changed else ""), sorted(changed)
+
+
+@functools.lru_cache(maxsize=1)  # git once per process, not once per attack
+def _package_git_state() -> tuple[str, tuple[str, ...]]:
+    commit, changed = git_state()
+    return commit, tuple(changed)
+
+
+def git_commit() -> str:
+    """This package's commit, ``-dirty`` when files under CODE_PATHS are modified or untracked."""
+    return _package_git_state()[0]
+
+
+def git_changed_files() -> list[str]:
+    """The files that make git_commit() dirty, at most MAX_NAMED of them named, then how many more."""
+    changed = list(_package_git_state()[1])
+    if len(changed) > MAX_NAMED:
+        return changed[:MAX_NAMED] + [f"... and {len(changed) - MAX_NAMED} more"]
+    return changed
 
 
 def device_description(device: torch.device) -> str:
@@ -62,6 +107,8 @@ def config_hash(settings: dict) -> str:
 def provenance(device: torch.device, settings: dict) -> dict:
     return {
         "git_commit": git_commit(),
+        # What made the commit dirty: modified or untracked files under CODE_PATHS (empty when clean).
+        "git_changed_files": git_changed_files(),
         "config_hash": config_hash(settings),
         "versions": package_versions(),
         "device": device_description(device),

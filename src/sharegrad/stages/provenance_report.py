@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.errors import UserError
-from sharegrad.provenance import git_commit, package_versions
+from sharegrad.provenance import CODE_PATHS, git_commit, package_versions
 
 VERSION_KEYS = ["torch", "torchvision", "numpy", "transformers", "snakemake", "sharegrad"]
 
@@ -26,7 +26,7 @@ def collect(results: Path) -> pd.DataFrame:
 
     Hidden folders are skipped: a DLG cell's ``.stash/`` holds copies of results
     that are also in its chunk folders."""
-    rows = []
+    rows, changed = [], {}
     for file in sorted(Path(results).rglob("*.json")):
         if any(part.startswith(".") for part in file.relative_to(results).parts[:-1]):
             continue
@@ -38,6 +38,8 @@ def collect(results: Path) -> pd.DataFrame:
         if not isinstance(prov, dict):
             continue
         versions = prov.get("versions", {})
+        for name in prov.get("git_changed_files") or []:
+            changed.setdefault(prov.get("git_commit", "unknown"), set()).add(name)
         rows.append({
             "stage": file.relative_to(results).parts[0],
             "git_commit": prov.get("git_commit", "unknown"),
@@ -47,7 +49,9 @@ def collect(results: Path) -> pd.DataFrame:
             "slurm": "yes" if prov.get("slurm_job_id") else "no",
             **{k: versions.get(k, "-") for k in VERSION_KEYS},
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["changed_files"] = {commit: sorted(names) for commit, names in changed.items()}
+    return table
 
 
 def render(results: Path, config_name: str, config_hash: str) -> str:
@@ -66,8 +70,12 @@ def render(results: Path, config_name: str, config_hash: str) -> str:
         + ", ".join(f"{k} {versions.get(k, '-')}" for k in ["python", *VERSION_KEYS]),
         f"- {len(table)} results under `{results}`, from {len(commits)} commit(s): "
         + ", ".join(f"`{c}` ({n})" for c, n in commits.most_common()),
-        "- a commit ending in `-dirty` had uncommitted changes; `config_hash` in the table hashes each stage's own "
-        "settings (model, attack, seed range), so it differs between stages by design",
+        "- a commit ending in `-dirty` had modified or untracked files under "
+        + ", ".join(f"`{p}`" for p in CODE_PATHS) + " when its results were made"
+        + "".join(f"; `{c}`: " + ", ".join(f"`{n}`" for n in names)
+                  for c, names in sorted(table.attrs.get("changed_files", {}).items()))
+        + "; `config_hash` in the table hashes each stage's own settings (model, attack, seed range), so it "
+        "differs between stages by design",
         "",
         grouped.to_markdown(index=False),
         "",
