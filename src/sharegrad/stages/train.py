@@ -30,12 +30,20 @@ def register_cli(subparsers) -> None:
     p.add_argument("--data-root", default=None, help="digits .npz file or CIFAR root folder")
     p.add_argument("--model", default=d.model, help="digits_cnn | resnet20 | resnet18")
     p.add_argument("--method", default=d.method, help="a sync method (sharegrad/sync/): sync, delayed, sparse, "
-                   "delayed_sparse, *_nocomp, dgc, localsgd, powersgd, ddp")
+                   "delayed_sparse, *_nocomp, dgc, localsgd, powersgd, ddp, diloco, streaming_diloco; with diloco "
+                   "--period is H, the inner steps between outer steps")
     p.add_argument("--delay", type=int, default=d.delay, help="t: steps an average arrives late")
     p.add_argument("--period", type=int, default=d.period, help="p: steps between synchronisations")
     p.add_argument("--ratio", type=float, default=d.ratio, help="fraction of entries dgc sends")
     p.add_argument("--powersgd-rank", type=int, default=d.powersgd_rank)
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="localsgd / powersgd warm-up")
+    p.add_argument("--outer-lr", type=float, default=d.outer_lr, help="diloco / streaming_diloco: outer Nesterov lr")
+    p.add_argument("--outer-momentum", type=float, default=d.outer_momentum, help="outer Nesterov momentum")
+    p.add_argument("--fragments", type=int, default=d.fragments, help="streaming_diloco: fragments F")
+    p.add_argument("--overlap", type=int, default=d.overlap,
+                   help="streaming_diloco: inner steps tau a fragment's outer update arrives late")
+    p.add_argument("--mix", type=float, default=d.mix,
+                   help="streaming_diloco: alpha, share of the local fragment kept when its update arrives")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="per rank")

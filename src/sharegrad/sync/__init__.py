@@ -38,6 +38,12 @@ class SyncOptions:
     ratio: float = 0.01     # fraction of entries top-k sends (dgc)
     rank: int = 2           # PowerSGD's matrix approximation rank
     warmup_steps: int = 0   # steps of plain all-reduce before local SGD / PowerSGD start
+    # DiLoCo and its streaming form (diloco.py): ``period`` is H, the inner steps between outer steps.
+    outer_lr: float = 0.7        # outer Nesterov SGD's learning rate (DiLoCo's value, see diloco.py)
+    outer_momentum: float = 0.9  # outer Nesterov SGD's momentum
+    fragments: int = 1      # F: parts of the model synchronised on a staggered schedule
+    overlap: int = 0        # tau: inner steps a fragment's outer update arrives late
+    mix: float = 0.0        # alpha: on arrival local <- alpha * local + (1 - alpha) * global
 
     def validate(self) -> None:
         if self.delay < 0:
@@ -50,11 +56,22 @@ class SyncOptions:
             raise UserError(f"PowerSGD rank must be >= 1, got {self.rank}")
         if self.warmup_steps < 0:
             raise UserError(f"warmup steps must be >= 0, got {self.warmup_steps}")
+        if not self.outer_lr > 0:
+            raise UserError(f"outer learning rate must be > 0, got {self.outer_lr}")
+        if not 0 <= self.outer_momentum < 1:
+            raise UserError(f"outer momentum must be in [0, 1), got {self.outer_momentum}")
+        if self.fragments < 1:
+            raise UserError(f"fragments must be >= 1, got {self.fragments}")
+        if self.overlap < 0:
+            raise UserError(f"overlap tau must be >= 0, got {self.overlap}")
+        if not 0 <= self.mix <= 1:
+            raise UserError(f"mix alpha must be in [0, 1], got {self.mix}")
 
     def require_defaults(self, method: str, used: set[str]) -> None:
         """Refuse an option the method would silently ignore."""
         defaults = SyncOptions()
-        for name in ("delay", "period", "ratio", "rank", "warmup_steps"):
+        for name in ("delay", "period", "ratio", "rank", "warmup_steps", "outer_lr", "outer_momentum",
+                     "fragments", "overlap", "mix"):
             if name not in used and getattr(self, name) != getattr(defaults, name):
                 raise UserError(f"sync method {method!r} takes no {name} (got {getattr(self, name)})")
 
@@ -64,6 +81,7 @@ class SyncMethod:
 
     label = "?"
     supports_defenses = True
+    supports_checkpoints = True  # False: the trainer refuses checkpoint options before any step
 
     def setup(self, model: nn.Module, optim: OptimizerConfig, comm: Communicator,
               defense: GradientTransform | None = None) -> None:

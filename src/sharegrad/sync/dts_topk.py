@@ -66,6 +66,8 @@ def slot_elements(numel: int, ratio: float, world_size: int, momentum: float) ->
 
 
 class DelayedSparseTopK(DelayedSparse):
+    supports_checkpoints = False  # refused by TrainSpec.validate before any step
+
     def __init__(self, delay: int, period: int, ratio: float):
         super().__init__(delay, period, compensate=True)
         self.ratio = ratio

@@ -31,6 +31,9 @@ from sharegrad.train.data import TrainData, get_batch, load_train_data, steps_pe
 from sharegrad.train.models import build_train_model
 
 
+DILOCO_DEFAULTS = {"outer_lr": 0.7, "outer_momentum": 0.9, "fragments": 1, "overlap": 0, "mix": 0.0}
+
+
 @dataclass
 class TrainSpec:
     dataset: str = "digits"
@@ -42,6 +45,11 @@ class TrainSpec:
     ratio: float = 0.01
     powersgd_rank: int = 2
     warmup_steps: int = 0
+    outer_lr: float = 0.7         # diloco / streaming_diloco (sync/diloco.py)
+    outer_momentum: float = 0.9
+    fragments: int = 1
+    overlap: int = 0
+    mix: float = 0.0
     epochs: int = 10
     max_steps: int | None = None  # stop early (tests); None: epochs x steps per epoch
     batch_size: int = 32          # per rank
@@ -60,14 +68,18 @@ class TrainSpec:
 
     def sync_options(self) -> SyncOptions:
         return SyncOptions(delay=self.delay, period=self.period, ratio=self.ratio, rank=self.powersgd_rank,
-                           warmup_steps=self.warmup_steps)
+                           warmup_steps=self.warmup_steps, outer_lr=self.outer_lr,
+                           outer_momentum=self.outer_momentum, fragments=self.fragments, overlap=self.overlap,
+                           mix=self.mix)
 
     def optimizer(self, total_steps: int) -> OptimizerConfig:
         return OptimizerConfig(self.lr, self.momentum, self.weight_decay, self.schedule, total_steps)
 
     def validate(self) -> None:
         """Everything that can be refused before any process group exists."""
-        self.sync_options().validate()
+        method = build_sync_method(self.method, self.sync_options())  # validates the options too
+        if self.checkpoint_every and not method.supports_checkpoints:
+            raise UserError(f"sync method {self.method!r} does not checkpoint; run it without --checkpoint-every")
         self.optimizer(1).validate()
         if self.epochs < 1:
             raise UserError(f"epochs must be >= 1, got {self.epochs}")
@@ -84,6 +96,11 @@ class TrainSpec:
 
     def fingerprint(self, world_size: int) -> str:
         settings = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("die_at_step", "die_rank")}
+        # Options added with DiLoCo leave the fingerprint of a run that does not set them as it was, so
+        # checkpoints written before they existed still resume.
+        for name, default in DILOCO_DEFAULTS.items():
+            if settings[name] == default:
+                del settings[name]
         return config_hash({**settings, "world_size": world_size})
 
 
