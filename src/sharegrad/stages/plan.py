@@ -62,6 +62,9 @@ def profile_settings(folder: Path) -> dict:
     return settings
 
 
+DEFAULT_MEASUREMENTS = ["results/cpu", "results/gpu"]
+
+
 def command_line(args) -> str:
     parts = ["sharegrad plan"] + [f"--config {c}" for c in args.config]
     parts += [f"--profile {args.profile}"] if args.profile else []
@@ -78,6 +81,67 @@ def _sources(text: str, keep: int = 3) -> str:
 def _hours(value) -> str:
     return "no measurement" if value is None or value != value else (
         f"{value * 60:.1f} min" if value < 1 else f"{value:.1f} h")
+
+
+def _unmeasured_groups(missing, keep: int = 3) -> str:
+    """The unmeasured cells grouped by stage and model, most cells first (then most attacks or runs)."""
+    groups = (missing.groupby(["stage", "model"], dropna=False)
+              .agg(cells=("cell", "size"), units=("units", "sum"), unit=("unit", "first"),
+                   evaluations=("evaluations", lambda e: e.dropna().sum()))
+              .reset_index().sort_values(["cells", "units"], ascending=False))
+    parts = []
+    for row in groups.head(keep).itertuples():
+        evaluations = f", up to {row.evaluations:.3g} evaluations" if row.evaluations else ""
+        parts.append(f"{row.stage} on {row.model} ({row.cells} cells, {row.units:g} {row.unit}{evaluations})")
+    if len(groups) > keep:
+        rest = groups.iloc[keep:]
+        parts.append(f"{len(rest)} smaller group(s) ({int(rest.cells.sum())} cells)")
+    return "; ".join(parts)
+
+
+def headline(table, summary) -> str:
+    """Per device class: how many cells the time covers of how many, and which cells dominate the rest."""
+    lines = ["## Headline", ""]
+    for device, rows in summary.groupby("device", sort=False):
+        overall = rows[rows.stage == "all"].iloc[0]
+        measured = int(overall.cells - overall.unmeasured)
+        line = (f"- **{device}: {_hours(overall.hours) if measured else 'no measurement'} for the {measured} of "
+                f"{int(overall.cells)} cells measured on it**")
+        if overall.unmeasured:
+            missing = table[(table.device == device) & table.hours.isna()]
+            line += (f"; the time leaves out the other {int(overall.unmeasured)} cells, mostly "
+                     + _unmeasured_groups(missing))
+        lines.append(line)
+    return "\n".join(lines + [""])
+
+
+def document(config_paths: list[str], profile: str | None, roots: list[Path], startup: float,
+             top: int = 5) -> tuple[str, object, object]:
+    """The plan as printed and as ``--markdown`` writes it, with its table and per-stage totals.
+
+    The start-up is rounded to what the text shows, so the text alone is enough to render it again."""
+    from types import SimpleNamespace
+
+    from sharegrad.plan import load_measurements, plan, totals
+
+    config = load_config(config_paths)
+    if profile:
+        config.update(profile_settings(Path(profile)))
+    if "name" not in config or "dlg" not in config:
+        raise UserError("the config needs at least name and dlg")
+    startup = round(startup, 2)
+    measurements = load_measurements([r for r in roots if r.exists()], startup)
+    table = plan(config, measurements)
+    summary = totals(table)
+    made_by = command_line(SimpleNamespace(config=config_paths, profile=profile, startup_s=None,
+                                           measurements=[str(r) for r in roots]
+                                           if [str(r) for r in roots] != DEFAULT_MEASUREMENTS else None))
+    text = (f"# Plan of config {config['name']}\n\nMade by `{made_by}`: start-up "
+            f"{startup:g} s per job; costs from {len(measurements.sources)} kept measurement CSVs under "
+            f"{', '.join(str(r) for r in roots)}. Times are wall time of one job after another on one device "
+            f"of the class; cells without a measurement are not in the times.\n\n"
+            + headline(table, summary) + "\n" + render(table, summary, top))
+    return text, table, summary
 
 
 def render(table, summary, top: int) -> str:
@@ -119,24 +183,13 @@ def register_cli(subparsers) -> None:
     p.add_argument("--top", type=int, default=5, help="dominant cells listed per device")
 
     def handler(args):
-        from sharegrad.plan import compare, load_measurements, plan, totals
+        from sharegrad.plan import compare
         from sharegrad.stages.common import write_csv
 
-        config = load_config(args.config)
-        if args.profile:
-            config.update(profile_settings(Path(args.profile)))
-        if "name" not in config or "dlg" not in config:
-            raise UserError("the config needs at least name and dlg")
-        roots = [Path(r) for r in (args.measurements or ["results/cpu", "results/gpu"])]
+        roots = [Path(r) for r in (args.measurements or DEFAULT_MEASUREMENTS)]
         startup = args.startup_s if args.startup_s is not None else measure_startup()
-        measurements = load_measurements([r for r in roots if r.exists()], startup)
-        table = plan(config, measurements)
-        summary = totals(table)
-        text = (f"# Plan of config {config['name']}\n\nMade by `{command_line(args)}`: start-up "
-                f"{startup:.1f} s per job; costs from {len(measurements.sources)} kept measurement CSVs under "
-                f"{', '.join(str(r) for r in roots)}. Times are wall time of one job after another on one device "
-                f"of the class; cells without a measurement are not in the times.\n\n"
-                + render(table, summary, args.top))
+        text, table, summary = document(args.config, args.profile, roots, startup, args.top)
+        config = load_config(args.config)
         print(text)
         if args.markdown:
             from sharegrad.report.style import write_text
