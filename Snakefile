@@ -7,7 +7,7 @@
 #
 # The rules are thin: each calls the `sharegrad` CLI; the logic is in src/.
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -19,11 +19,12 @@ if not workflow.overwrite_configfiles:
     configfile: "experiments/paper.yaml"
 
 
-validate(config, "experiments/schema.yaml")
-# Then every name in it (models, attacks and their settings, defenses, sync methods,
-# figures) against the registries, so a typo stops here, not when its job runs.
 import sharegrad.pipeline_config
 
+# The schema (one line per problem: the field, the value, the allowed values) and its defaults;
+# then every name in it (models, attacks and their settings, defenses, sync methods,
+# figures) against the registries, so a typo stops here, not when its job runs.
+sharegrad.pipeline_config.validate_config(config, f"{workflow.basedir}/experiments/schema.yaml")
 sharegrad.pipeline_config.check_names(config)
 
 

@@ -179,3 +179,69 @@ def check_names(config: dict) -> None:
     problems = name_problems(config)
     if problems:
         raise UserError("the config names what no registry holds:\n  " + "\n  ".join(problems))
+
+
+def _field(path) -> str:
+    """A config location as the config spells it: ``dlg.grids[0].line_search``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _schema_problem(error) -> str:
+    """One line per schema error: the field, the value and what is allowed (never the schema itself)."""
+    where, value, schema = _field(error.absolute_path), error.instance, error.schema
+    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    if error.validator == "enum":
+        return f"{where}: {shown} is not allowed; choose one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        unknown = sorted(set(value) - set(allowed))
+        return f"{where}: unknown key(s) {', '.join(map(str, unknown))}; allowed: {', '.join(allowed)}"
+    if error.validator == "required":
+        return f"{where}: {error.message.split(' is a required property')[0]} is required"
+    if error.validator == "type":
+        return f"{where}: {shown} is not of type {error.validator_value}"
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[error.validator]
+        return f"{where}: {shown} must be {bound} {error.validator_value}"
+    if error.validator == "pattern":
+        return f"{where}: {shown} does not match {error.validator_value}"
+    if error.validator in ("minItems", "minProperties"):
+        return f"{where}: must not be empty"
+    return f"{where}: {error.message.splitlines()[0][:200]}"
+
+
+def _fill_defaults(config, schema) -> None:
+    """The schema's ``default`` of every absent property, in the objects the config has."""
+    if not isinstance(config, dict):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = sub["default"]
+        if key in config:
+            _fill_defaults(config[key], sub)
+
+
+def validate_config(config: dict, schema_path) -> dict:
+    """Check ``config`` against the schema (experiments/schema.yaml) and fill in its defaults.
+
+    Every problem is one line naming the field, the value and the allowed values, all of them in
+    one UserError (jsonschema's own message prints the schema of the field, up to hundreds of lines)."""
+    from pathlib import Path
+
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
+        # an error inside an anyOf/oneOf names its best-matching branch only
+        error = jsonschema.exceptions.best_match([error]) if error.context else error
+        problems.append(_schema_problem(error))
+    if problems:
+        raise UserError("the config does not fit experiments/schema.yaml:\n  " + "\n  ".join(dict.fromkeys(problems)))
+    _fill_defaults(config, schema)
+    return config

@@ -76,8 +76,10 @@ def load_image_set(name: str, split: str = "train", root: Path | None = None) ->
     files = _split_file(folder, name, split)
     missing = [str(f) for f in files if not f.exists()]
     if missing:
-        how = ("run `sharegrad data embedded`" if name == "embedded"
-               else f"run `sharegrad data cifar --name {name}` on a machine with internet")
+        # the command that writes the files where they were looked for (its --root only if not the default)
+        given = "" if root == paths.image_dataset_root(name) else f" --root {root}"
+        how = (f"run `sharegrad data embedded{given}`" if name == "embedded"
+               else f"run `sharegrad data cifar --name {name}{given}` on a machine with internet")
         raise UserError(f"data set {name!r} not found: {missing[0]} is missing; {how}")
     images, labels = read_batches(files, label_key)
     return ImageSet(name=name, images=images, labels=labels, num_classes=num_classes)

@@ -367,14 +367,23 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
 
 
 def parse_indices(text: str) -> list[int]:
-    """``0:8`` (start:stop), ``3`` or ``0,2,5``."""
+    """``0:8`` (start:stop, stop excluded), ``3`` or ``0,2,5``; never empty, never negative, no repeats."""
     try:
         if ":" in text:
             start, stop = (int(v) for v in text.split(":"))
-            return list(range(start, stop))
-        return [int(v) for v in text.split(",")]
+            if stop <= start:
+                raise UserError(f"--indices {text} selects no attack: start:stop runs start .. stop-1, so stop must "
+                                f"be above start (e.g. {start}:{start + 1})")
+            indices = list(range(start, stop))
+        else:
+            indices = [int(v) for v in text.split(",")]
     except ValueError:
         raise UserError(f"--indices must look like 0:8, 3 or 0,2,5, not {text!r}") from None
+    if any(i < 0 for i in indices):
+        raise UserError(f"--indices {text}: attack indices are >= 0")
+    if len(set(indices)) != len(indices):
+        raise UserError(f"--indices {text} names an attack twice")
+    return indices
 
 
 def register_cli(subparsers) -> None:
@@ -383,22 +392,32 @@ def register_cli(subparsers) -> None:
     from sharegrad.pipeline_config import IMAGE, attack_names, model_names
 
     image_models, image_attacks = model_names(IMAGE), attack_names(IMAGE)
+    settings = "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in {**getattr(ATTACKS.get(name), "cell_settings", {}),
+                                                                        **getattr(ATTACKS.get(name), "settings", {})}.items())
+                         for name in image_attacks if getattr(ATTACKS.get(name), "settings", None))
     p = subparsers.add_parser("dlg", help="run a chunk of gradient-inversion attacks on images",
                               description="Run attacks number INDICES (attack i uses images i*bs .. i*bs+bs-1).",
                               epilog=f"image models: {', '.join(image_models)}. image attacks: "
                                      f"{', '.join(image_attacks)}. defenses: {', '.join(DEFENSES.names())}. "
+                                     f"attack settings (--attack-config keys, with their defaults): {settings}. "
                                      "(text models and attacks: sharegrad dlg-text)")
     p.add_argument("--dataset", default="embedded", help="embedded | cifar100 | cifar10")
-    p.add_argument("--split", default="train")
+    p.add_argument("--split", default="train", help="train | test: which split of the data set (default train)")
     p.add_argument("--data-root", default=None, help="folder holding cifar-100-python/ (default: data/<set>)")
     p.add_argument("--model", default="lenet", help=f"an image model: {', '.join(image_models)}")
-    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=1,
+                   help="images per attack, all recovered at once from one shared gradient (default 1)")
     p.add_argument("--attack", default="dlg", help=f"an image attack: {', '.join(image_attacks)}")
-    p.add_argument("--attack-config", default="{}", help="JSON object of attack settings, e.g. '{\"iterations\": 300}'")
+    p.add_argument("--attack-config", default="{}",
+                   help="JSON object of attack settings, e.g. '{\"iterations\": 300}' (each attack's keys and "
+                        "defaults are listed below)")
     p.add_argument("--defense", default="none", help="transform applied to the shared gradients (sharegrad/defenses/)")
-    p.add_argument("--defense-level", type=float, default=0.0)
-    p.add_argument("--success-mse", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--defense-level", type=float, default=0.0,
+                   help="the defense's knob: noise variance, pruned fraction in [0, 1), ... (default 0)")
+    p.add_argument("--success-mse", type=float, default=1e-3,
+                   help="an image counts as recovered when its MSE on [0, 1] images is below this (default 1e-3)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="attack i uses seed SEED+i for the victim model, the defense's noise and the dummy (default 0)")
     p.add_argument("--indices", default="0:1", help="attack indices: 0:8, 3 or 0,2,5")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -406,7 +425,8 @@ def register_cli(subparsers) -> None:
                    help="LPIPS AlexNet weights file (made by `sharegrad weights lpips`); without it no LPIPS is scored")
     p.add_argument("--engine", default="sequential", choices=["sequential", "batched"],
                    help="sequential: one attack after another; batched: the whole chunk as one vectorised problem (dlg only)")
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--out-dir", required=True,
+                   help="folder for each attack's record, arrays and picture (attack~I.json, .npz, .png)")
     p.add_argument("--stash", default=None,
                    help="folder that keeps finished attacks across a killed job (reused only with identical settings)")
     add_cli_options(p, "each running attack")

