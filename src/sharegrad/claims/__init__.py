@@ -50,13 +50,22 @@ def validate_claims(document: dict, where: str = "claims file") -> list[dict]:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(path: str) -> tuple:
+def _read(path: str) -> tuple[tuple, dict]:
     file = Path(path)
     try:
         document = yaml.safe_load(file.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise UserError(f"cannot read the claims file {file}: {exc}") from None
-    return tuple(validate_claims(document, str(file)))
+    return tuple(validate_claims(document, str(file))), document["tiers"]
+
+
+def _load(path: str) -> tuple:
+    return _read(path)[0]
+
+
+def success_tiers(path: Path | None = None) -> dict:
+    """The two success criteria an image claim can mean (the claims file's ``tiers``): name -> definition."""
+    return {name: dict(tier) for name, tier in _read(str(path or claims_path()))[1].items()}
 
 
 def load_claims(path: Path | None = None) -> list[dict]:
