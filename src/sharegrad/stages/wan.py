@@ -31,6 +31,11 @@ def register_cli(subparsers) -> None:
     p.add_argument("--ratio", type=float, default=d.ratio)
     p.add_argument("--powersgd-rank", type=int, default=d.powersgd_rank)
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    p.add_argument("--outer-lr", type=float, default=d.outer_lr, help="diloco, streaming_diloco")
+    p.add_argument("--outer-momentum", type=float, default=d.outer_momentum, help="diloco, streaming_diloco")
+    p.add_argument("--fragments", type=int, default=d.fragments, help="streaming_diloco: F")
+    p.add_argument("--overlap", type=int, default=d.overlap, help="streaming_diloco: tau (inner steps)")
+    p.add_argument("--mix", type=float, default=d.mix, help="streaming_diloco: alpha")
     p.add_argument("--dataset", default="digits")
     p.add_argument("--data-root", default=None)
     p.add_argument("--model", default=d.model)
@@ -45,6 +50,17 @@ def register_cli(subparsers) -> None:
     p.add_argument("--min-cycles", type=int, default=d.min_cycles)
     p.add_argument("--point-budget-s", type=float, default=d.point_budget_s)
     p.add_argument("--baseline-steps", type=int, default=d.baseline_steps)
+    p.add_argument("--settle-steps", type=int, default=d.settle_steps,
+                   help="steps after the delayed windows' pipeline fills, before the clock starts")
+    p.add_argument("--compute-s", type=float, default=None,
+                   help="compute time per step: each rank's real forward+backward is padded by a timed wait up "
+                        "to it (paper-scale emulation; ranks may then outnumber cores)")
+    p.add_argument("--payload-parameters", type=int, default=None,
+                   help="parameters whose gradients, weights or momentum are synchronised: the link carries real "
+                        "tensors of that size (default: the model's own)")
+    p.add_argument("--topk-exchange", default=d.topk_exchange, choices=None,
+                   help="delayed_sparse_topk: slotted (the sum all-reduce it sends, charged as such) or all_gather "
+                        "(charged as the all-gather of one slot per rank it stands for)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per rank")
     p.add_argument("--comm-timeout", type=float, default=120.0)
     p.add_argument("--out", required=True)
@@ -83,21 +99,44 @@ def validate(args, spec) -> None:
     if spec.method == "ddp":
         raise UserError("method ddp waits for DDP's buckets inside backward, where the emulated link cannot "
                         "delay them; measure sync instead (the same arithmetic)")
+    validate_emulation(spec.compute_s, spec.payload_parameters, spec.topk_exchange, spec.method, spec.settle_steps,
+                       prefix="--")
+
+
+def validate_emulation(compute_s, payload_parameters, topk_exchange, method, settle_steps=1, prefix="--") -> None:
+    """The paper-scale settings, refused in one line each (the CLI and the pipeline share this)."""
+    dash = (lambda name: prefix + name.replace("_", "-")) if prefix == "--" else (lambda name: prefix + name)
+    if compute_s is not None and not (isinstance(compute_s, (int, float)) and 0 < compute_s < 3600):
+        raise UserError(f"{dash('compute_s')} must be a number of seconds in (0, 3600), got {compute_s!r}")
+    if payload_parameters is not None and (isinstance(payload_parameters, bool)
+                                           or not isinstance(payload_parameters, int) or payload_parameters < 1):
+        raise UserError(f"{dash('payload_parameters')} must be a whole number of parameters >= 1, "
+                        f"got {payload_parameters!r}")
+    if topk_exchange not in ("slotted", "all_gather"):
+        raise UserError(f"{dash('topk_exchange')} must be slotted or all_gather, got {topk_exchange!r}")
+    if topk_exchange == "all_gather" and method != "delayed_sparse_topk":
+        raise UserError(f"{dash('topk_exchange')} all_gather applies to delayed_sparse_topk only, not {method}")
+    if payload_parameters is not None and method == "powersgd":
+        raise UserError(f"{dash('payload_parameters')}: PowerSGD's bytes do not scale with the parameter count "
+                        f"(they follow the layer shapes); measure it at the model's own size")
+    if settle_steps < 1:
+        raise UserError(f"{dash('settle_steps')} must be >= 1, got {settle_steps}")
 
 
 def measure_handler(args) -> int:
     from sharegrad.train.data import load_train_data
     from sharegrad.train.launch import close_distributed, init_distributed
-    from sharegrad.wan.measure import machine_facts, measure
+    from sharegrad.wan.measure import machine_facts, measure, model_parameters, payload_scale
 
     spec = spec_from_args(args)
     validate(args, spec)
     torch.set_num_threads(args.threads)
     data = load_train_data(args.dataset, args.data_root)
+    payload_scale(spec, model_parameters(spec, data))  # refuses a payload below the model's own, before any group
     comm, device = init_distributed("cpu", args.comm_timeout)
     try:
         facts = machine_facts()
-        if comm.world_size > facts["cores_available"]:
+        if comm.world_size > facts["cores_available"] and spec.compute_s is None:
             raise UserError(f"{comm.world_size} ranks but {facts['cores_available']} cores: ranks would share cores "
                             f"and the timing would measure the scheduler")
         rows = measure(comm, spec, data)

@@ -18,14 +18,31 @@ works the same on a cluster. What it does not see:
   PowerSGD's hook) are charged after they finished, through
   ``count_external``, with one latency per call: PowerSGD really needs two
   sequential rounds (P then Q) per step, so it is charged one L too few.
+
+Payload (paper-scale emulation). ``payload_scale`` s > 1 stands for a model of
+s times the real model's parameters: every collective of b bytes of the
+method's gradients, weights or momentum becomes a transfer of round(s b)
+bytes. The method's own tensor still goes through the real collective, and so
+does a zero-filled filler tensor of the missing round(s b) - b bytes (a
+second real collective of the same kind, waited for with the first), so the
+bytes the link charges are bytes that really crossed the process group. The
+method's arithmetic stays on the real model (on this CPU, optimizer steps on
+25.6M parameters per rank would cost more than the compute they stand for).
+Broadcasts (BatchNorm buffers, not parameters) are not scaled. With
+``gather_slots`` a sum all-reduce (``average=False``: the slotted top-k
+exchange of ``sync/dts_topk.py``, one disjoint slot per rank) is charged as
+the ring all-gather of one slot that it stands for, half its ring bytes at 4
+ranks: what a deployment that gathers indices and values would send.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as dist
 
 from sharegrad.errors import UserError
 from sharegrad.sync.comm import Communicator, Handle, ring_bytes
@@ -56,6 +73,7 @@ class LinkSpec:
 class LinkCounters:
     collectives: int = 0
     wire_bytes: int = 0      # per rank, ring volume, as the link charged it
+    filler_bytes: int = 0    # payload bytes of the filler collectives this rank took part in (payload_scale > 1)
     sleep_seconds: float = 0.0  # waiting added by the emulation (on top of the real wait)
 
 
@@ -66,6 +84,7 @@ class LinkedHandle:
     inner: Handle
     due: float
     link: "EmulatedLink"
+    filler: object | None = None  # the filler collective's work (payload_scale > 1)
     done: bool = field(default=False)
 
     @property
@@ -79,6 +98,7 @@ class LinkedHandle:
     def wait(self) -> torch.Tensor:
         result = self.inner.wait()
         if not self.done:
+            self.link.wait_filler(self.filler)
             self.link.sleep_until(self.due)
             self.done = True
         return result
@@ -87,12 +107,18 @@ class LinkedHandle:
 class EmulatedLink:
     """Wraps a ``Communicator``; anything not overridden here is passed through."""
 
-    def __init__(self, comm: Communicator, spec: LinkSpec, clock=time.perf_counter, sleep=time.sleep):
+    def __init__(self, comm: Communicator, spec: LinkSpec, clock=time.perf_counter, sleep=time.sleep,
+                 payload_scale: float = 1.0, gather_slots: bool = False):
         spec.validate()
+        if not (math.isfinite(payload_scale) and payload_scale >= 1.0):
+            raise UserError(f"payload scale must be >= 1 (a payload of at least the model's own parameters), "
+                            f"got {payload_scale}")
         self.inner, self.spec = comm, spec
         self.clock, self._sleep = clock, sleep
+        self.payload_scale, self.gather_slots = float(payload_scale), gather_slots
         self.link_counters = LinkCounters()
         self.busy_until = 0.0  # when the sender finishes putting queued bytes on the wire
+        self._zeros = torch.zeros(0)  # the all-reduce filler: zeros stay zeros, so in-flight fillers may share it
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -116,9 +142,51 @@ class EmulatedLink:
         if count_as_wait:
             self.inner.counters.wait_seconds += slept
 
+    def padded_bytes(self, payload_bytes: int) -> int:
+        """The bytes a collective of ``payload_bytes`` of the real model stands for at the emulated payload."""
+        return int(round(payload_bytes * self.payload_scale))
+
+    def _filler(self, payload_bytes: int, op: str):
+        """Run the filler collective for the bytes the real tensor lacks; its work handle (None: none needed)."""
+        extra = self.padded_bytes(payload_bytes) - payload_bytes
+        if extra <= 0 or self.inner.world_size <= 1:
+            return None
+        numel = math.ceil(extra / 4)  # float32 elements
+        self.link_counters.filler_bytes += 4 * numel
+        group = self.inner.group
+        try:
+            if op == "all_gather":
+                part = torch.zeros(numel)
+                dist.all_gather([torch.empty_like(part) for _ in range(self.inner.world_size)], part, group=group)
+                return None
+            if self._zeros.numel() < numel:
+                self._zeros = torch.zeros(numel)
+            return dist.all_reduce(self._zeros[:numel], group=group, async_op=op == "all_reduce_async")
+        except RuntimeError as exc:
+            raise self.inner.failure(exc) from None
+
+    def wait_filler(self, work) -> None:
+        if work is None:
+            return
+        began = self.clock()
+        try:
+            work.wait()
+        except RuntimeError as exc:
+            raise self.inner.failure(exc) from None
+        finally:
+            self.inner.counters.wait_seconds += self.clock() - began
+
     def all_reduce(self, tensor: torch.Tensor, async_op: bool = False, average: bool = True) -> LinkedHandle:
         handle = self.inner.all_reduce(tensor, async_op=True, average=average)
-        linked = LinkedHandle(handle, self.schedule(handle.start, handle.ring_bytes), self)
+        payload = tensor.numel() * tensor.element_size()
+        filler = self._filler(payload, "all_reduce_async")
+        world = self.inner.world_size
+        if self.gather_slots and not average:
+            # one slot per rank: the exchange is an all-gather of one slot, charged as such
+            wire = ring_bytes(self.padded_bytes(payload) // max(1, world), world, "all_gather")
+        else:
+            wire = ring_bytes(self.padded_bytes(payload), world)
+        linked = LinkedHandle(handle, self.schedule(handle.start, wire), self, filler)
         if not async_op:
             linked.wait()
         return linked
@@ -126,9 +194,11 @@ class EmulatedLink:
     def all_gather(self, tensor: torch.Tensor) -> list[torch.Tensor]:
         start = self.clock()
         out = self.inner.all_gather(tensor)
+        payload = tensor.numel() * tensor.element_size()
+        self._filler(payload, "all_gather")
         # Each rank forwards the N-1 chunks of the others (ring all-gather).
-        self.sleep_until(self.schedule(start, ring_bytes(tensor.numel() * tensor.element_size(),
-                                                         self.inner.world_size, "all_gather")))
+        self.sleep_until(self.schedule(start, ring_bytes(self.padded_bytes(payload), self.inner.world_size,
+                                                         "all_gather")))
         return out
 
     def broadcast(self, tensor: torch.Tensor, src: int = 0) -> None:
@@ -141,8 +211,10 @@ class EmulatedLink:
         self.inner.count_external(payload_bytes, op)
         # The collective already ran (blocking) inside torch: charge the link from now. Not added to
         # the Communicator's wait: the caller times its external collectives itself, or cannot.
-        self.sleep_until(self.schedule(self.clock(), ring_bytes(payload_bytes, self.inner.world_size, op)),
-                         count_as_wait=False)
+        start = self.clock()
+        self._filler(payload_bytes, op)  # blocking, as torch's collective was
+        self.sleep_until(self.schedule(start, ring_bytes(self.padded_bytes(payload_bytes), self.inner.world_size,
+                                                         op)), count_as_wait=False)
 
     def take_link_counters(self) -> LinkCounters:
         taken, self.link_counters = self.link_counters, LinkCounters()

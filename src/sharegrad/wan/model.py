@@ -55,10 +55,16 @@ def powersgd_elements(shapes: list[tuple[int, ...]], rank: int, min_compression_
 
 def comm_pattern(method: str, shapes: list[tuple[int, ...]], world_size: int, momentum: float, delay: int = 0,
                  period: int = 1, ratio: float = 0.01, powersgd_rank: int = 2, element_bytes: int = 4,
-                 topk_exchange: str = "slotted") -> Pattern:
+                 topk_exchange: str = "slotted", fragments: int = 1, overlap: int = 0) -> Pattern:
     """``topk_exchange``: "slotted" is what dts_topk.py sends (a sum all-reduce with a slot per rank);
     "all_gather" is a ring all-gather of float32 values and int32 indices (half the bytes). With
-    momentum top-k DTS sends the momentum change of the chosen entries too (dts_topk.py)."""
+    momentum top-k DTS sends the momentum change of the chosen entries too (dts_topk.py).
+
+    DiLoCo (H = ``period``) all-reduces the whole model's pseudo-gradient every H steps and waits at
+    once. Streaming DiLoCo (F = ``fragments``, tau = ``overlap``) is modelled as F equal fragments, one
+    every H / F steps (rounded), each waited tau steps after it started; a real model's fragments are
+    as large as its layers make them (``sync/diloco.py``), so the measured bytes per round are the
+    model's, spread unevenly over the round."""
     numel = sum(math.prod(s) for s in shapes)
     dense = numel * element_bytes
     if method in DENSE_WINDOW:
@@ -81,6 +87,11 @@ def comm_pattern(method: str, shapes: list[tuple[int, ...]], world_size: int, mo
         return Pattern(0, 1, 2, 2 * ring_bytes(k * 4, world_size, "all_gather"))
     if method == "localsgd":
         return Pattern(0, period, 1, ring_bytes(dense, world_size))
+    if method == "diloco":
+        return Pattern(0, period, 1, ring_bytes(dense, world_size))
+    if method == "streaming_diloco":
+        every = max(1, round(period / fragments))
+        return Pattern(overlap, every, 1, ring_bytes(dense / fragments, world_size))
     if method == "powersgd":
         return Pattern(0, 1, 1, ring_bytes(powersgd_elements(shapes, powersgd_rank) * 4, world_size))
     raise UserError(f"the WAN model knows no sync method {method!r}")
@@ -102,6 +113,19 @@ def step_seconds(compute_s: float, pattern: Pattern, latency_ms: float, bandwidt
     wait = max(0.0, (t_comm - t * compute_s) / (1 + in_flight_before))
     cycle = max(p * compute_s + wait, send_seconds(pattern.wire_bytes, bandwidth_mbps))
     return cycle / p
+
+
+def bandwidth_bound(compute_s: float, pattern: Pattern, latency_ms: float, bandwidth_mbps: float) -> float:
+    """Whether the link, busy all the time, sets the pace (then every cycle of p steps waits the same)."""
+    t, p = pattern.delay, pattern.period
+    wait = max(0.0, (comm_seconds(pattern, latency_ms, bandwidth_mbps) - t * compute_s) / (1 + t // p))
+    return send_seconds(pattern.wire_bytes, bandwidth_mbps) > p * compute_s + wait
+
+
+def utilisation(compute_s: float, pattern: Pattern, latency_ms: float, bandwidth_mbps: float) -> float:
+    """Compute utilisation: the fraction of a step spent computing (the scalability when one rank's step
+    is its compute alone)."""
+    return compute_s / step_seconds(compute_s, pattern, latency_ms, bandwidth_mbps)
 
 
 def wait_per_step(compute_s: float, pattern: Pattern, latency_ms: float, bandwidth_mbps: float) -> float:
