@@ -90,7 +90,8 @@ def test_dlg_summary_numbers_per_budget(tmp_path):
     assert float(small["median MSE"]) == pytest.approx(3.5e-4)  # (2e-4 + 5e-4) / 2
     assert float(small["median PSNR (dB)"]) == pytest.approx(35.0)  # inf counted as 99: 5.2 33 | 37 99
     assert small["label accuracy"] == "75%"
-    assert float(small["median iters to success"]) == 30  # of 10, 30, 50; the diverged attack has none
+    # of 10, 30, 50 and the diverged attack's never (sharegrad.metrics.iterations): (30 + 50) / 2
+    assert float(small["median iters to success"]) == 40
     assert float(small["wall s / attack"]) == pytest.approx(25.0)
     assert float(small["ms / evaluation"]) == pytest.approx(25.0)
     assert large["success rate [95% CI]"] == "2/2 = 100% [34%, 100%]"
@@ -119,7 +120,7 @@ def test_dlg_summary_batch_counts_images_and_attacks(tmp_path):
     assert row["images"] == "3"
     assert row["success rate [95% CI]"] == "2/3 = 67% [21%, 94%]"
     assert row["diverged attacks"] == "0/1"
-    assert float(row["median iters to success"]) == 50
+    assert float(row["median iters to success"]) == 60  # of 40, 60 and the third image's never
     assert float(row["wall s / attack"]) == pytest.approx(12.0)
 
 
@@ -151,21 +152,24 @@ def test_dlg_batch_size_rates_intervals_and_iterations(tmp_path, monkeypatch):
     assert np.allclose(ends, [[[1, 0.15004], [1, 0.84996]], [[2, 0.04559], [2, 0.69936]]], atol=1e-5)
     assert bars[label300][0].get_xydata().tolist() == [[1, 1.0]]
     iterations = lines_by_label(right)
-    assert iterations[label100] == [[1, 20.0], [2, 70.0]]  # medians of (10, 30) and (70)
+    # medians over every image, a failure counting as never (sharegrad.metrics.iterations): 2/4 and 1/4
+    # came back, so neither median is reached (the next test: triangles at the budget); both at 300 steps
+    assert [x for x, _ in iterations[label100]] == [1, 2]
+    assert all(math.isnan(y) for _, y in iterations[label100])
     assert iterations[label300] == [[1, 200.0]]
 
 
 def test_dlg_batch_size_marks_a_batch_size_where_nothing_came_back_at_its_budget(tmp_path, monkeypatch):
-    """Batch size 4, budget 100, none of 4 back: no median to draw, so an open triangle at (4, 100); batch
-    size 1 of the same series had successes and gets none."""
+    """Batch size 4, budget 100, none of 4 back: no median to draw, so an open triangle at (4, 100); so do
+    batch sizes 1 (2/4 back) and 2 (1/4): a median needs more than half back; the 300-step line gets none."""
     captured = capture(monkeypatch, dlg_batch_size)
     rows = batch_size_rows() + [image(a, False, None, position=p, batch_size=4, mse=0.3)
                                 for a in (0,) for p in range(4)]
     dlg_batch_size.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "bs.png", {})
     _, right = captured.fig.axes
     drawn = [c for c in right.collections if len(c.get_offsets())]
-    assert len(drawn) == 1 and drawn[0].get_offsets().tolist() == [[4.0, 100.0]]
-    assert "none recovered: drawn at the budget" in [t.get_text() for t in right.get_legend().get_texts()]
+    assert len(drawn) == 1 and drawn[0].get_offsets().tolist() == [[1.0, 100.0], [2.0, 100.0], [4.0, 100.0]]
+    assert "median not reached: drawn at the budget" in [t.get_text() for t in right.get_legend().get_texts()]
 
 
 # --- dlg_loss_curves ---------------------------------------------------------------------------------------------

@@ -131,12 +131,13 @@ def label_accuracy(rows: pd.DataFrame, table: pd.DataFrame, cell: dict, claim: d
 @register_measure("median_steps_to_success")
 def median_steps_to_success(rows: pd.DataFrame, table: pd.DataFrame, cell: dict, claim: dict, source: str) -> Measurement:
     """Median outer step at which an image first fell below the threshold; an image never
-    recovered counts as never (infinite), so the median is finite only if half came back."""
-    steps = np.where(rows.success.astype(bool), pd.to_numeric(rows.first_success_step, errors="coerce"), np.inf)
-    median = float(np.median(steps)) if len(steps) else math.nan
-    wins = int(np.isfinite(steps).sum())
-    text = (f"{median:.0f}" if math.isfinite(median) else "not reached") + f" ({wins}/{len(steps)} recovered)"
-    return Measurement(value=median, n=len(steps), budget=_budget(rows), successes=wins, text=text)
+    recovered counts as never (infinite), so the median is finite only if more than half came back
+    (sharegrad.metrics.iterations: the one computation every table and figure uses too)."""
+    from sharegrad.metrics.iterations import iterations_to_success
+
+    found = iterations_to_success(rows)
+    return Measurement(value=found.median, n=found.images, budget=_budget(rows), successes=found.recovered,
+                       text=found.text(budget=False))
 
 
 @register_measure("text_exact_match")

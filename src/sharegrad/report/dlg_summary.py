@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad import pipeline
+from sharegrad.metrics.iterations import iterations_to_success
 from sharegrad.report import register_figure
 from sharegrad.report.sample import few_said, note_for, sample_line
 from sharegrad.report.stats import rate_with_interval
@@ -63,7 +64,7 @@ def summarise(table: pd.DataFrame, cell: list[str] = CELL, max_lpips: float = RE
             "median SSIM": _median(group.get("ssim", pd.Series(dtype=float)), ".3f"),
             "median LPIPS": _median(group.get("lpips", pd.Series(dtype=float)), ".3f"),
             "label accuracy": f"{group.label_correct.astype(bool).mean():.0%}",
-            "median iters to success": (f"{successes.first_success_step.median():.0f}" if len(successes) else "-"),
+            "median iters to success": iterations_to_success(group).value_text(),
             "wall s / attack": f"{attacks.wall_time_s.median():.1f}",
             "ms / evaluation": f"{1000 * attacks.seconds_per_evaluation.median():.1f}",
         })
