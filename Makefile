@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv demo test paper-dry-run lint clean-results slurm-smoke slurm-smoke-full report plan
+.PHONY: venv demo test paper-dry-run lint clean-results slurm-smoke slurm-smoke-full report plan cpu-results
 
 venv: $(VENV)/.installed
 
@@ -52,6 +52,14 @@ plan: venv
 	$(BIN)/sharegrad plan --config experiments/paper.yaml --profile workflow/profiles/default --markdown docs/plan_paper.md > /dev/null
 	$(BIN)/sharegrad plan --config experiments/paper.yaml --config experiments/paper_small.yaml --profile workflow/profiles/default --markdown docs/plan_paper_small.md > /dev/null
 	@echo "wrote docs/plan_paper.md and docs/plan_paper_small.md"
+
+# The kept CPU results (results/cpu/): every experiments/*_cpu.yaml overlay through Snakemake (its cost from
+# `sharegrad plan` first; resumable: run it again after an interruption), what finished kept with its records,
+# then its tables, READMEs, the claims ledger and the plan documents written again. `make -n cpu-results` lists
+# every kept cell and the cost and runs nothing; ONLY=name,name limits it to those overlays.
+cpu-results: venv
+	+$(BIN)/sharegrad kept-results $(if $(findstring n,$(firstword -$(MAKEFLAGS))),-n) $(if $(ONLY),--only $(ONLY))
+	$(MAKE) plan
 
 paper-dry-run: venv
 	$(BIN)/snakemake -n --cores all

@@ -212,12 +212,12 @@ def test_kept_records_make_rows_traceable(tmp_path, monkeypatch):
         Path(row["arrays"]).with_suffix(".json").write_text("{}")
     pd.DataFrame(rows).to_csv("dlg.csv", index=False)
     assert keep(Path("dlg.csv"), Path("kept")) == (4, 2)
-    assert (tmp_path / "kept" / "records" / "dlg" / "model~x" / "attack~1.json").exists()
+    assert (tmp_path / "kept" / "records" / "dlg" / "model~x" / "attack~1.json.gz").exists()
     for i in range(2):  # only the kept copies remain
         Path(f"results/run/dlg/model~x/attack~{i}.json").unlink()
     _, cells = evaluate({"dlg": Path("kept/dlg.csv")})
     assert cells[cells.claim == "dlg_bs1_resnet_300"].trace.iloc[0].startswith("records 2/2 kept")
-    Path("kept/records/dlg/model~x/attack~0.json").unlink()
+    Path("kept/records/dlg/model~x/attack~0.json.gz").unlink()
     _, cells = evaluate({"dlg": Path("kept/dlg.csv")})
     assert cells[cells.claim == "dlg_bs1_resnet_300"].trace.iloc[0].startswith("records 1/2 kept")
 

@@ -2,9 +2,10 @@
 
 ``sharegrad keep-records --csv results/NAME/dlg.csv --out results/cpu/NAME`` copies the CSV
 and, for each row, the JSON record next to its ``arrays`` file into ``OUT/records/`` (the
-path below ``results/NAME/``), so a kept table traces row by row to the attack that made it
-(the claims ledger checks this). The arrays (.npz, .png) are not copied: they are large and
-the pipeline regenerates them from the same settings and seeds.
+path below ``results/NAME/``, gzip-compressed: ``attack~0.json.gz``), so a kept table traces
+row by row to the attack that made it (the claims ledger checks this). The arrays (.npz, .png)
+are not copied: they are large and the pipeline regenerates them from the same settings and
+seeds. The gzip stream stores no file name or time, so the same record keeps the same bytes.
 """
 
 from __future__ import annotations
@@ -16,9 +17,28 @@ from sharegrad.errors import UserError
 
 
 def record_path(arrays: str) -> Path:
-    """Where a kept record lives below ``OUT/records/``: the arrays path without ``results/NAME/``."""
-    parts = Path(arrays).with_suffix(".json").parts
+    """Where a kept record lives below ``OUT/records/``: the arrays path without ``results/NAME/``, as .json.gz."""
+    parts = Path(arrays).with_suffix(".json.gz").parts
     return Path(*parts[2:]) if len(parts) > 2 and parts[0] == "results" else Path(*parts)
+
+
+def write_gzip(source: Path, target: Path) -> None:
+    """``source`` gzip-compressed to ``target``, with no name or time in the header (same input, same bytes)."""
+    import gzip
+
+    with open(source, "rb") as raw, open(target, "wb") as out:
+        with gzip.GzipFile(filename="", mode="wb", compresslevel=9, fileobj=out, mtime=0) as packed:
+            shutil.copyfileobj(raw, packed)
+
+
+def read_record(path: Path) -> dict:
+    """A kept record (.json.gz) or a pipeline one (.json)."""
+    import gzip
+    import json
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as handle:
+        return json.load(handle)
 
 
 def record_column(table) -> str | None:
@@ -43,7 +63,7 @@ def keep(csv: Path, out: Path) -> tuple[int, int]:
     for arrays in sources:
         target = out / "records" / record_path(arrays)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(arrays).with_suffix(".json"), target)
+        write_gzip(Path(arrays).with_suffix(".json"), target)
     shutil.copyfile(csv, out / Path(csv).name)
     return len(table), len(sources)
 
