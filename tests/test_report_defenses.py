@@ -162,6 +162,6 @@ def test_defense_reconstructions_tiles(tmp_path, monkeypatch):
     assert axes[0][1].images[0].get_array()[0, 0, 0] == pytest.approx(0.2)   # truth of image 1
     assert axes[1][1].images[0].get_array()[0, 0, 0] == pytest.approx(0.3)   # none, image 1
     assert axes[2][0].images[0].get_array()[0, 0, 0] == pytest.approx(0.6)   # gaussian, image 0
-    assert axes[1][1].get_xlabel() == "SSIM 0.75\nrecovered"
+    assert axes[1][1].get_xlabel() == "SSIM 0.75\npixel-exact"
     assert axes[2][1].texts[0].get_text() == "not run"
     assert axes[2][0].get_ylabel() == "gaussian, variance 0.01"  # laplacian's levels are variances too

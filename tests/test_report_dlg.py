@@ -216,7 +216,7 @@ def test_dlg_reconstructions_picks_the_cell_and_the_snapshots(tmp_path, monkeypa
     for r, value in enumerate([0.1, 0.2]):
         assert axes[r][0].images[0].get_array()[0, 0, 0] == pytest.approx(value)
         assert axes[r][2].images[0].get_array()[0, 0, 0] == pytest.approx(value + 0.020)
-    assert axes[1][-1].texts[0].get_text() == "MSE 2.0e-04\nrecovered"
+    assert axes[1][-1].texts[0].get_text() == "MSE 2.0e-04\npixel-exact"
 
 
 def test_dlg_reconstructions_draw_one_budget(tmp_path, monkeypatch):
@@ -228,7 +228,7 @@ def test_dlg_reconstructions_draw_one_budget(tmp_path, monkeypatch):
     captured = capture(monkeypatch, dlg_reconstructions)
     dlg_reconstructions.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "r.png", {"iterations": 300})
     (label,) = captured.fig.axes[-1].texts
-    assert label.get_text() == "MSE 1.0e-05\nrecovered"
+    assert label.get_text() == "MSE 1.0e-05\npixel-exact"
     assert "300 L-BFGS steps" in captured.fig._suptitle.get_text()
     captured.figures.clear()
     dlg_reconstructions.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "r.png", {})
@@ -236,14 +236,50 @@ def test_dlg_reconstructions_draw_one_budget(tmp_path, monkeypatch):
     assert captured.fig.axes[-1].texts[0].get_text() == "MSE 1.0e-02\nnot recovered"
 
 
-def test_reconstruction_panels_say_recovered_not_recovered_or_diverged():
-    from types import SimpleNamespace
+# Four images, one per verdict of claims.tiers.classify (success_mse 1e-3, recognisable bound 0.2): below the
+# MSE threshold; above it with LPIPS 0.05; above both; and the closest of all (MSE 1e-5, LPIPS 0.01, even a
+# success flag) from an attack that diverged, which is recovered under neither tier.
+VERDICTS = [(True, 2e-4, 0.15, "finished", "pixel-exact"), (False, 2e-3, 0.05, "finished", "recognisable"),
+            (False, 0.1, 0.5, "finished", "not recovered"), (True, 1e-5, 0.01, "diverged", "diverged")]
 
-    from sharegrad.report.sample import outcome
 
-    assert outcome(SimpleNamespace(status="finished", success=True)) == "recovered"
-    assert outcome(SimpleNamespace(status="finished", success=False)) == "not recovered"
-    assert outcome(SimpleNamespace(status="diverged", success=False)) == "diverged"
+def test_dlg_reconstructions_label_each_image_by_its_tier(tmp_path, monkeypatch):
+    rows = []
+    for attack_index, (success, mse, lpips, status, _) in enumerate(VERDICTS):
+        arrays = tmp_path / f"{attack_index}.npz"
+        np.savez(arrays, truth=np.zeros((1, 3, 2, 2)), snapshots=np.zeros((2, 1, 3, 2, 2)),
+                 snapshot_steps=np.array([0, 1]))
+        rows.append(image(attack_index, success, status=status, mse=mse, lpips=lpips, arrays=str(arrays)))
+    captured = capture(monkeypatch, dlg_reconstructions)
+    dlg_reconstructions.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "r.png", {"rows": 4})
+    axes = np.array(captured.fig.axes).reshape(4, 3)
+    assert [axes[r][-1].texts[0].get_text() for r in range(4)] == [
+        f"MSE {mse:.1e}\n{verdict}" for _, mse, _, _, verdict in VERDICTS]
+
+
+def test_defense_reconstructions_label_each_image_by_its_tier(tmp_path, monkeypatch):
+    from sharegrad.report import defense_reconstructions
+
+    rows = []
+    for i, (success, mse, lpips, status, _) in enumerate(VERDICTS):
+        arrays = tmp_path / f"{i}.npz"
+        np.savez(arrays, truth=np.zeros((1, 3, 2, 2)), final=np.zeros((1, 3, 2, 2)))
+        rows.append(image(i, success, status=status, mse=mse, lpips=lpips, ssim=0.5, arrays=str(arrays)))
+    captured = capture(monkeypatch, defense_reconstructions)
+    defense_reconstructions.render([write_csv(tmp_path / "d.csv", rows)], tmp_path / "r.png", {"images": 4})
+    axes = np.array(captured.fig.axes).reshape(2, 4)  # truth, then the one defense cell
+    assert [ax.get_xlabel() for ax in axes[1]] == [f"SSIM 0.50\n{verdict}" for *_, verdict in VERDICTS]
+
+
+def test_a_run_without_lpips_has_no_recognisable_verdict(tmp_path, monkeypatch):
+    """No LPIPS weights: the recognisable tier cannot be judged, so an image above the MSE threshold is not
+    recovered (not silently recognisable)."""
+    arrays = tmp_path / "0.npz"
+    np.savez(arrays, truth=np.zeros((1, 3, 2, 2)), snapshots=np.zeros((2, 1, 3, 2, 2)), snapshot_steps=np.array([0, 1]))
+    rows = [image(0, False, mse=2e-3, lpips=float("nan"), arrays=str(arrays))]
+    captured = capture(monkeypatch, dlg_reconstructions)
+    dlg_reconstructions.render([write_csv(tmp_path / "dlg.csv", rows)], tmp_path / "r.png", {})
+    assert captured.fig.axes[-1].texts[0].get_text() == "MSE 2.0e-03\nnot recovered"
 
 
 def test_dlg_summary_says_what_the_sample_can_show_and_judges_a_perceptual_criterion(tmp_path):
@@ -266,8 +302,23 @@ def test_dlg_summary_says_what_the_sample_can_show_and_judges_a_perceptual_crite
     by_attack = {r["attack"]: r for r in table}
     column = "recognisable (LPIPS <= 0.2) [95% CI]"
     assert by_attack["inverting_gradients"][column] == "1/1 = 100% [21%, 100%]"
+    assert by_attack["dlg"][column] == "5/5 = 100% [57%, 100%]"
+    assert "Success rate: the pixel-exact tier, image MSE < 0.001" in text and "Recognisable: LPIPS (AlexNet) <= 0.2" in text
     assert by_attack["inverting_gradients"]["success rate [95% CI]"] == "0/1 = 0% [0%, 79%]"
     assert by_attack["inverting_gradients"]["attacks"] == "1 (few)" and by_attack["dlg"]["attacks"] == "5"
+
+
+def test_dlg_summary_recognisable_rate_is_the_tiers_count(tmp_path):
+    """LPIPS 0.2 (exactly the claims file's bound) and 0.05 count; 0.21 does not; LPIPS 0.01 from a diverged
+    attack never does: 2/4. A CSV without LPIPS has no recognisable rate (n/a), not 0/4."""
+    rows = [image(0, False, mse=2e-3, lpips=0.2), image(1, False, mse=2e-3, lpips=0.21),
+            image(2, False, mse=1e-5, lpips=0.01, status="diverged"), image(3, True, 50, mse=2e-4, lpips=0.05)]
+    _, table = render_summary(tmp_path, rows)
+    (row,) = table
+    assert row["recognisable (LPIPS <= 0.2) [95% CI]"] == "2/4 = 50% [15%, 85%]"
+    assert row["success rate [95% CI]"] == "1/4 = 25% [5%, 70%]"
+    _, (row,) = render_summary(tmp_path, [{k: v for k, v in r.items() if k != "lpips"} for r in rows])
+    assert row["recognisable (LPIPS <= 0.2) [95% CI]"] == "n/a"
 
 
 def test_training_tables_say_what_one_seed_can_show():
@@ -285,26 +336,26 @@ def test_per_image_table_one_row_per_image_in_batch_order(tmp_path):
     the filter drops: each image keeps its own numbers, label and first step; '-' where it never succeeded."""
     from sharegrad.report import dlg_per_image
 
-    cell = {"model": "resnet18_sigmoid", "batch_size": 2, "iterations": 300, "true_label": 7, "ssim": 0.5,
-            "lpips": 0.25}
-    rows = [image(1, False, None, position=1, mse=0.2, psnr=7.0, recovered_label=3, image_index=9, **cell),
-            image(1, True, 120, position=0, mse=2e-4, psnr=37.0, recovered_label=7, image_index=8, **cell),
-            image(0, True, 45, position=0, mse=1e-5, psnr=50.0, recovered_label=7, image_index=0, **cell),
-            image(0, False, None, position=1, mse=0.1, psnr=10.0, recovered_label=7, image_index=1,
+    cell = {"model": "resnet18_sigmoid", "batch_size": 2, "iterations": 300, "true_label": 7, "ssim": 0.5}
+    rows = [image(1, False, None, position=1, mse=0.2, psnr=7.0, recovered_label=3, image_index=9, lpips=0.15, **cell),
+            image(1, True, 120, position=0, mse=2e-4, psnr=37.0, recovered_label=7, image_index=8, lpips=0.25, **cell),
+            image(0, True, 45, position=0, mse=1e-5, psnr=50.0, recovered_label=7, image_index=0, lpips=0.01, **cell),
+            image(0, False, None, position=1, mse=0.1, psnr=10.0, recovered_label=7, image_index=1, lpips=0.01,
                   status="diverged", **cell),
             image(0, True, 10, mse=1e-6, true_label=1, recovered_label=1, ssim=0.9, lpips=0.01)]
     out = tmp_path / "per_image.md"
     dlg_per_image.render([write_csv(tmp_path / "dlg.csv", rows)], out, {"model": "resnet18_sigmoid"})
     text = out.read_text()
     (table,) = markdown_tables(text)
-    assert "2 of 4 images below the threshold" in text
+    # LPIPS at most 0.2: images 0 and 9 (image 8 is pixel-exact at LPIPS 0.25; image 1's attack diverged)
+    assert "2 of 4 images pixel-exact, 2 of 4 images recognisable." in text
     assert [(r["attack"], r["position"], r["image"]) for r in table] == [
         ("0", "0", "0"), ("0", "1", "1"), ("1", "0", "8"), ("1", "1", "9")]
     assert [r["first step below threshold"] for r in table] == ["45", "-", "120", "-"]
     assert [r["MSE"] for r in table] == ["1.00e-05", "1.00e-01", "2.00e-04", "2.00e-01"]
     assert [r["recovered label"] for r in table] == ["7", "7", "7", "3"]
     assert [r["attack status"] for r in table] == ["finished", "diverged", "finished", "finished"]
-    assert [r["success"] for r in table] == ["yes", "no", "yes", "no"]
+    assert [r["tier"] for r in table] == ["pixel-exact", "diverged", "pixel-exact", "recognisable"]
 
 
 def test_per_image_table_counts_below_looser_thresholds_without_diverged_attacks(tmp_path):
@@ -317,7 +368,7 @@ def test_per_image_table_counts_below_looser_thresholds_without_diverged_attacks
     rows.append(image(1, False, mse=1.5e-3, status="diverged", image_index=9, true_label=3, recovered_label=3))
     out = tmp_path / "per_image.md"
     dlg_per_image.render([write_csv(tmp_path / "dlg.csv", rows)], out, {})
-    assert ("0 of 6 images below the threshold. At looser thresholds (same matching, diverged attacks not "
+    assert ("0 of 6 images pixel-exact. At looser thresholds (same matching, diverged attacks not "
             "counted): MSE < 0.002: 1 of 6; MSE < 0.005: 3 of 6; MSE < 0.01: 4 of 6.") in out.read_text()
     dlg_per_image.render([write_csv(tmp_path / "dlg.csv", rows)], out, {"looser": [100]})
     assert "MSE < 0.1: 5 of 6." in out.read_text()

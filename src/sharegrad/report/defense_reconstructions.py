@@ -3,8 +3,10 @@
 Columns: the first ``images`` attacked images of the cell (the same images in
 every row, since attack i always attacks image i); rows: ground truth, then
 one row per defense and level, baseline first. Each tile is labelled with its
-SSIM. Reads the per-image CSV and the arrays each row points to. Options:
-``model``, ``batch_size`` (which cell), ``images`` (columns, default 4).
+SSIM and the words ``sharegrad.claims.tiers.classify`` gives it (pixel-exact,
+recognisable, not recovered, diverged), the same test every table counts with.
+Reads the per-image CSV and the arrays each row points to. Options: ``model``,
+``batch_size`` (which cell), ``images`` (columns, default 4).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import pandas as pd
 
 from sharegrad.errors import UserError
 from sharegrad import pipeline_defenses
+from sharegrad.claims.tiers import classify
 from sharegrad.report import register_figure
-from sharegrad.report.sample import outcome
 from sharegrad.report.defense_curves import select_cell
 from sharegrad.report.defense_table import level_label, sort_key
 from sharegrad.report.style import plt, save
@@ -33,6 +35,7 @@ def final_image(arrays_path: str, position: int) -> tuple[np.ndarray, np.ndarray
                  options=lambda config: pipeline_defenses.figure_options(config, "reconstructions"))
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = select_cell(pd.read_csv(csv_paths[0]), options)
+    verdicts = pd.Series(classify(table), index=table.index)
     images = (table[["image_index"]].drop_duplicates().sort_values("image_index")
               .head(int(options.get("images", 4))).image_index.tolist())
     cells = sorted({(d, lv) for d, lv in zip(table.defense, table.level)}, key=lambda c: sort_key(*c))
@@ -48,7 +51,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
                 row = match.iloc[0]
                 truth, final = final_image(row["arrays"], int(row["position"]))
                 ax.imshow(np.clip(final.transpose(1, 2, 0), 0, 1))
-                ax.set_xlabel(f"SSIM {row.ssim:.2f}\n{outcome(row)}", fontsize=6, labelpad=1)
+                ax.set_xlabel(f"SSIM {row.ssim:.2f}\n{verdicts[row.name]}", fontsize=6, labelpad=1)
                 if not axes[0][c].images:
                     axes[0][c].imshow(np.clip(truth.transpose(1, 2, 0), 0, 1))
             if c == 0:

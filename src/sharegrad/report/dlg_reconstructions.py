@@ -1,7 +1,9 @@
 """Slides-style "Recovering visualization": ground truth, then the dummy input over iterations.
 
 Reads the per-image CSV (``dlg.csv``), picks the attacks of one cell and loads
-the snapshot arrays each row points to. Options: ``model``, ``batch_size``,
+the snapshot arrays each row points to. Each row ends with the image's final MSE and the words
+``sharegrad.claims.tiers.classify`` gives it (pixel-exact, recognisable, not recovered, diverged),
+the same test every table counts with. Options: ``model``, ``batch_size``,
 ``line_search``, ``labels``, ``attack`` (cell filter), ``rows`` (attacks shown),
 ``columns`` (snapshots shown, spread over the run).
 """
@@ -15,8 +17,8 @@ import pandas as pd
 
 from sharegrad.errors import UserError
 from sharegrad import pipeline
+from sharegrad.claims.tiers import classify
 from sharegrad.report import register_figure
-from sharegrad.report.sample import outcome
 from sharegrad.report.style import plt, save
 
 FILTER_KEYS = ("dataset", "model", "batch_size", "attack", "line_search", "labels", "iterations", "defense", "level")
@@ -47,6 +49,7 @@ def pick_columns(steps: np.ndarray, columns: int) -> list[int]:
                  instances=lambda config: pipeline.reconstruction_instances(config))
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = select(pd.read_csv(csv_paths[0]), options)
+    verdicts = pd.Series(classify(table), index=table.index)
     attacks = table.drop_duplicates("attack_index").sort_values("attack_index").head(int(options.get("rows", 4)))
     panels = []  # one row of images per attacked image: (truth, [(step, image)], mse)
     for _, attack in attacks.iterrows():
@@ -69,7 +72,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
             axes[r][c].imshow(np.clip(image.transpose(1, 2, 0), 0, 1))
             if r == 0:
                 axes[r][c].set_title(f"iter {step}", fontsize=7)
-        axes[r][-1].text(1.05, 0.5, f"MSE {row.mse:.1e}\n{outcome(row)}", transform=axes[r][-1].transAxes,
+        axes[r][-1].text(1.05, 0.5, f"MSE {row.mse:.1e}\n{verdicts[row.name]}", transform=axes[r][-1].transAxes,
                          fontsize=6, va="center")
         for ax in axes[r]:
             ax.set_xticks([]), ax.set_yticks([])
