@@ -124,10 +124,15 @@ def test_combine():
 
 
 def _dlg_rows(n: int, wins: int, iterations: int, model="resnet18_sigmoid", batch_size=1, labels="joint",
-              defense="none", level=0.0, label_correct=True, first=50) -> list[dict]:
-    return [{"dataset": "embedded", "model": model, "batch_size": batch_size, "attack": "dlg",
+              defense="none", level=0.0, label_correct=True, first=50, attack="dlg", recognisable=None,
+              status="finished") -> list[dict]:
+    """n images, the first ``wins`` pixel-exact; the first ``recognisable`` (default: wins) with LPIPS 0.05."""
+    near = wins if recognisable is None else recognisable
+    return [{"dataset": "embedded", "model": model, "batch_size": batch_size, "attack": attack,
              "line_search": "strong_wolfe", "labels": labels, "iterations": iterations, "defense": defense,
-             "level": level, "success_mse": 1e-3, "attack_index": i, "success": i < wins,
+             "level": level, "success_mse": 1e-3, "attack_index": i, "status": status,
+             "success": i < wins and status != "diverged", "mse": 1e-4 if i < wins else 2e-3 if i < near else 0.2,
+             "lpips": 0.05 if i < near else 0.5,
              "first_success_step": first + i if i < wins else None, "label_correct": label_correct,
              "git_commit": "abc", "arrays": f"nowhere/attack~{i}.npz"} for i in range(n)]
 
@@ -156,10 +161,8 @@ def test_ledger_measures_each_budget_as_its_own_cell(tmp_path):
 
 def test_ledger_defense_and_dts_cells(tmp_path):
     dlg = tmp_path / "defenses.csv"
-    rows = (_dlg_rows(10, 8, 100, model="lenet") + _dlg_rows(10, 0, 100, model="lenet", defense="gaussian",
-                                                            level=0.01)
-            + _dlg_rows(10, 7, 100, model="lenet", defense="fp16") + _dlg_rows(10, 0, 100, model="lenet",
-                                                                             defense="int8"))
+    rows = (_dlg_rows(10, 8, 100) + _dlg_rows(10, 0, 100, defense="gaussian", level=0.01)
+            + _dlg_rows(10, 7, 100, defense="fp16") + _dlg_rows(10, 0, 100, defense="int8"))
     pd.DataFrame(rows).to_csv(dlg, index=False)
     dtc = tmp_path / "dtc.csv"
     base = {"dataset": "digits", "model": "cnn", "delay": 0, "period": 1, "ratio": 0.01, "defense": "none",
@@ -243,7 +246,7 @@ def test_kept_text_records_make_text_rows_traceable(tmp_path, monkeypatch):
         record.parent.mkdir(parents=True, exist_ok=True)
         record.write_text("{}")
         for budget in (10, 30):
-            rows.append({"model": "m", "attack": "text_dlg", "defense": "none", "level": 0.0, "source": "slides",
+            rows.append({"model": "bert_base_hub", "attack": "text_dlg", "defense": "none", "level": 0.0, "source": "slides",
                          "sentence_id": sentence, "budget": budget, "step": budget, "exact_match": budget == 30,
                          "token_accuracy": 1.0, "git_commit": "abc", "record": str(record)})
     pd.DataFrame(rows).to_csv("text.csv", index=False)
@@ -251,6 +254,76 @@ def test_kept_text_records_make_text_rows_traceable(tmp_path, monkeypatch):
     for sentence in ("slide_henson", "slide_registration"):
         Path(f"results/run/text/model~m/attack~text_dlg/chunk~0-1/sentence~{sentence}.json").unlink()
     _, cells = evaluate({"text": Path("kept/text.csv")})
-    row = cells[cells.claim == "text_bert_30"].iloc[0]
+    row = cells[cells.claim == "text_bert_100"].iloc[0]
     assert row.trace.startswith("records 2/2 kept")
     assert row.verdict == "reproduced"
+
+
+def _ledger(tmp_path, rows, name="dlg"):
+    csv = tmp_path / f"{name}.csv"
+    pd.DataFrame(rows).to_csv(csv, index=False)
+    summary, cells = evaluate({name: csv})
+    return summary.set_index("claim"), cells
+
+
+def test_an_image_claim_is_judged_under_its_tier_with_the_other_beside(tmp_path):
+    # batch size 8: no image below the MSE threshold, 15 of 16 recognisable (the kept ResNet cell's shape)
+    summary, cells = _ledger(tmp_path, _dlg_rows(16, 0, 300, batch_size=8, recognisable=15))
+    row = summary.loc["dlg_bs8_resnet_300"]
+    assert row.tier == "pixel_exact" and row.verdict == "refuted" and row.says == "refuted: lower than the claim says"
+    assert row.other_tier == "recognisable" and row.other_verdict == "inconclusive"  # 15/16: [72%, 99%] holds 0.9
+    assert row.value == "0/16 = 0% [0%, 19%] (n=16)" and row.n == 16
+    cell = cells[cells.claim == "dlg_bs8_resnet_300"].iloc[0]
+    assert cell.other_measured.startswith("15/16")
+    # all 16 recognisable: the other tier reproduces what the claim's own tier refutes
+    summary, _ = _ledger(tmp_path, _dlg_rows(16, 0, 300, batch_size=8, recognisable=16))
+    assert summary.loc["dlg_bs8_resnet_300", "other_verdict"] == "inconclusive"  # 16/16: [81%, 100%]
+    summary, _ = _ledger(tmp_path, _dlg_rows(40, 0, 300, batch_size=8, recognisable=40))
+    assert summary.loc["dlg_bs8_resnet_300", "other_verdict"] == "reproduced"
+
+
+def test_a_diverged_attack_is_recovered_under_neither_tier(tmp_path):
+    rows = _dlg_rows(40, 40, 300, batch_size=8, status="diverged")
+    for row in rows:
+        row["success"] = True  # a CSV that (wrongly) says success must not make a diverged image count
+    summary, cells = _ledger(tmp_path, rows)
+    assert cells[cells.claim == "dlg_bs8_resnet_300"].iloc[0].other_measured.startswith("0/40")
+
+
+def test_a_refutation_in_the_attacks_favour_says_so(tmp_path):
+    # DLG finds every label where iDLG's table says 83.3%: refuted, but upwards
+    summary, _ = _ledger(tmp_path, _dlg_rows(40, 40, 300))
+    assert summary.loc["dlg_label_accuracy", "says"] == "refuted: higher than the paper's"
+    summary, _ = _ledger(tmp_path, _dlg_rows(40, 40, 300, label_correct=False))
+    assert summary.loc["dlg_label_accuracy", "says"] == "refuted: lower than the paper's"
+
+
+def test_a_substitute_decides_only_where_the_claims_file_says_it_can(tmp_path):
+    text = [{"model": model, "attack": "text_dlg", "defense": "none", "level": 0, "sentence_id": sentence,
+             "source": "slides", "budget": 30, "exact_match": False, "token_accuracy": 0.2, "record": "x"}
+            for model in ("bert_base_random", "bert_base_hub") for sentence in ("slide_registration", "slide_henson")]
+    summary, cells = _ledger(tmp_path, text, name="text")
+    by_model = cells[cells.claim == "text_bert_30"].set_index("cell")
+    random = by_model[by_model.index.str.contains("bert_base_random")].iloc[0]
+    hub = by_model[by_model.index.str.contains("bert_base_hub")].iloc[0]
+    assert random.verdict == "inconclusive" and random.reason.startswith("would be refuted")
+    assert "random masked-LM head" in random.reason and random.n == 1  # the registration sentence only
+    assert hub.verdict == "refuted" and hub.substitute == ""
+    assert summary.loc["text_bert_30", "verdict"] == "refuted"
+    # embedded tiles can refute an image claim: the verdict stands, the substitute is named
+    _, cells = _ledger(tmp_path, _dlg_rows(40, 0, 300, batch_size=8))
+    cell = cells[cells.claim == "dlg_bs8_resnet_300"].iloc[0]
+    assert cell.verdict == "refuted" and cell.substitute == "embedded for dataset cifar100"
+
+
+def test_iterations_are_judged_on_the_per_sample_attack_with_the_joint_one_beside(tmp_path):
+    rows = (_dlg_rows(6, 6, 1204, model="resnet18_sigmoid", batch_size=2, attack="dlg_per_sample", first=300)
+            + _dlg_rows(6, 0, 1250, model="resnet18_sigmoid", batch_size=2, attack="dlg"))
+    summary, cells = _ledger(tmp_path, rows)
+    assert summary.loc["dlg_iterations_bs2", "verdict"] == "reproduced"  # median 302.5 <= 1204
+    assert summary.loc["dlg_iterations_bs2", "cells_measured"] == 1
+    beside = cells[(cells.claim == "dlg_iterations_bs2") & ~cells.counted.astype(bool)].iloc[0]
+    assert beside.verdict == "refuted" and beside.says.endswith("(beside: not counted)")
+    # the joint attack alone measures nothing the claim counts
+    summary, _ = _ledger(tmp_path, _dlg_rows(6, 0, 1250, batch_size=2, attack="dlg"))
+    assert summary.loc["dlg_iterations_bs2", "verdict"] == "not measured"

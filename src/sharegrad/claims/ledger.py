@@ -14,15 +14,27 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.claims import load_claims
-from sharegrad.claims.measures import DESCRIBE, MEASURES, select, split_cells
-from sharegrad.claims.verdicts import NOT_MEASURED, combine, judge
+from sharegrad.claims.measures import DESCRIBE, MEASURES, Measurement, select, split_cells
+from sharegrad.claims.tiers import LABELS, PIXEL_EXACT, RECOGNISABLE, TIERS, has_tier, recovered
+from sharegrad.claims.verdicts import (INCONCLUSIVE, NOT_MEASURED, REFUTED, combine, direction, judge, on_substitute,
+                                       say)
 
 VERDICT_HELP = (
     "*reproduced*: the rule holds on our measurement; *refuted*: it fails (at the claim's budget or beyond); "
     "*partly*: cells disagree, or only some items succeed; *inconclusive*: the rule cannot decide on this sample "
     "(interval too wide, budget too short, baseline not leaking, or a projection); *not measured*: no row of "
     "this config's CSVs is in the claim's cells. A claim's verdict combines its cells': inconclusive cells do "
-    "not count against decided ones, decided cells that disagree give *partly*.")
+    "not count against decided ones, decided cells that disagree give *partly*. A refuted verdict says which way "
+    "the measurement misses (\"higher than the paper's\": in the attack's favour for an attack's success, "
+    "against it for a defense's). A cell measured on a substitute for the claim's own setup (embedded photographs "
+    "for CIFAR-100, a randomly initialised BERT for the pretrained one, a small model for the paper's) decides the "
+    "claim only where the claims file says that substitute can; elsewhere it is inconclusive and says what it "
+    "would have been.")
+TIER_HELP = (
+    "Image claims are judged under two success tiers (experiments/claims.yaml, `tiers`): *pixel-exact* (MSE "
+    "below the run's threshold) and *recognisable* (LPIPS at most the claims file's bound); a diverged attack "
+    "recovers nothing under either. Each claim's verdict is under the tier its statement means (column tier); "
+    "the other tier's verdict is beside it.")
 
 
 def _paths(value) -> list[Path]:
@@ -65,35 +77,112 @@ def trace(rows: pd.DataFrame, csv_path: Path | None) -> str:
     return "; ".join(parts)
 
 
-def evaluate(sources: dict[str, Path], claims: list[dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(one row per claim, one row per measured cell)."""
+IMAGE_SOURCES = ("dlg", "defenses")
+
+
+def _tiered(table: pd.DataFrame, source: str, tier: str) -> pd.DataFrame | None:
+    """The table with ``success`` under ``tier`` (None: these rows cannot say it, e.g. no LPIPS)."""
+    if source not in IMAGE_SOURCES or tier == PIXEL_EXACT:
+        return table
+    if not has_tier(table, tier):
+        return None
+    return table.assign(success=recovered(table, tier))
+
+
+def _judge_cells(claim: dict, table: pd.DataFrame, source: str, tier: str | None) -> list[dict]:
+    """One entry per cell of the claim: the measurement and its verdict under ``tier``. Cells of the claim's
+    ``measure.beside`` (its cells with those columns replaced) come after, marked not counted: shown next to
+    the verdict (e.g. the released code's joint attack beside the paper's per-sample one), never part of it."""
+    measure = MEASURES.get(claim["measure"]["quantity"])
+    out = []
+    table_at = _tiered(table, source, tier) if tier else table
+    wanted = claim["measure"]["cells"]
+    beside = claim["measure"].get("beside")
+    groups = [(True, select(table if table_at is None else table_at, wanted))]
+    if beside:
+        groups.append((False, select(table if table_at is None else table_at, {**wanted, **beside})))
+    for counted, rows in groups:
+        out += [{**entry, "counted": counted} for entry in _judge_rows(claim, measure, rows, table_at, source, tier)]
+    return out
+
+
+def _judge_rows(claim: dict, measure, rows: pd.DataFrame, table_at, source: str, tier: str | None) -> list[dict]:
+    out = []
+    for cell, cell_rows in split_cells(source, rows):
+        if table_at is None or (tier == RECOGNISABLE and claim["measure"]["quantity"] == "median_steps_to_success"):
+            why = ("no per-step LPIPS is recorded, so the step at which an image became recognisable is unknown"
+                   if table_at is not None else "these rows have no LPIPS (run without its weights)")
+            m = Measurement(value=float("nan"), n=0, text="n/a")
+            verdict, reason, said = INCONCLUSIVE, why, ""
+        else:
+            m = measure(cell_rows, table_at, cell, claim, source)
+            verdict, reason = judge(m, claim)
+            verdict, reason, said = on_substitute(verdict, reason, cell, claim)
+        out.append({"cell": cell, "rows": cell_rows, "m": m, "verdict": verdict, "reason": reason,
+                    "direction": direction(m, claim, verdict), "substitute": said})
+    return out
+
+
+def _common_direction(entries: list[dict]) -> str:
+    ways = {e["direction"] for e in entries if e["verdict"] == REFUTED and e["counted"]}
+    return ways.pop() if len(ways) == 1 else ""
+
+
+def evaluate_tables(tables: dict[str, pd.DataFrame], claims: list[dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per claim, one row per measured cell) from aggregated tables (CSV name -> rows).
+
+    An image claim names the success tier its statement means (``tier``): its verdict is the one under
+    that tier; the other tier's verdict is shown beside it (``other_tier``)."""
     claims = claims if claims is not None else load_claims()
-    tables = read_sources(sources)
     summary, cells = [], []
     for claim in claims:
         source = claim["measure"]["csv"]
-        verdicts, texts = [], []
+        tier = claim.get("tier")
+        other = next((t for t in TIERS if t != tier), None) if tier else None
+        main, beside = [], []
         if source in tables:
-            table = tables[source]
-            measure = MEASURES.get(claim["measure"]["quantity"])
-            rows = select(table, claim["measure"]["cells"])
-            for cell, cell_rows in split_cells(source, rows):
-                m = measure(cell_rows, table, cell, claim, source)
-                verdict, reason = judge(m, claim)
-                verdicts.append(verdict)
-                texts.append(f"{m.text} ({describe_cell(cell)}): {verdict}")
-                cells.append({"claim": claim["id"], "cell": describe_cell(cell), "value": m.value, "low": m.low,
-                              "high": m.high, "n": m.n, "budget": m.budget, "measured": m.text, "verdict": verdict,
-                              "reason": reason, "trace": trace(cell_rows, None)})
+            main = _judge_cells(claim, tables[source], source, tier)
+            beside = _judge_cells(claim, tables[source], source, other) if other else []
+        by_cell = {describe_cell(e["cell"]): e for e in beside}
+        counted = [e for e in main if e["counted"]]
+        for entry in main:
+            m, described = entry["m"], describe_cell(entry["cell"])
+            twin = by_cell.get(described)
+            cells.append({"claim": claim["id"], "cell": described, "tier": tier or "", "value": m.value, "low": m.low,
+                          "high": m.high, "n": m.n, "budget": m.budget, "measured": m.text,
+                          "verdict": entry["verdict"], "direction": entry["direction"], "counted": entry["counted"],
+                          "says": say(entry["verdict"], entry["direction"]) + ("" if entry["counted"] else
+                                                                               " (beside: not counted)"),
+                          "reason": entry["reason"],
+                          "substitute": entry["substitute"],
+                          "other_tier": other or "", "other_measured": twin["m"].text if twin else "",
+                          "other_verdict": say(twin["verdict"], twin["direction"]) if twin else "",
+                          "trace": trace(entry["rows"], None)})
         paper = claim["paper"]
+        verdict = combine([e["verdict"] for e in counted]) if source in tables else NOT_MEASURED
+        beside_counted = [e for e in beside if e["counted"]]
+        other_verdict = (combine([e["verdict"] for e in beside_counted]) if source in tables else NOT_MEASURED
+                         ) if other else ""
         summary.append({
             "claim": claim["id"], "work": claim["work"], "statement": claim["statement"], "source": claim["source"],
             "provenance": claim["provenance"], "paper_value": paper["value"], "paper": paper["text"],
-            "rule": claim["rule"]["says"], "csv": source, "cells_measured": len(verdicts),
-            "measured": "; ".join(texts) if texts else "-",
-            "verdict": combine(verdicts) if source in tables else NOT_MEASURED,
+            "tier": tier or "", "rule": claim["rule"]["says"], "csv": source, "cells_measured": len(counted),
+            "value": "; ".join(f"{e['m'].text} (n={e['m'].n})" for e in counted) if counted else "-",
+            "n": sum(e["m"].n for e in counted),
+            "measured": "; ".join(f"{e['m'].text} ({describe_cell(e['cell'])}): {say(e['verdict'], e['direction'])}"
+                                  for e in counted) if counted else "-",
+            "verdict": verdict, "direction": _common_direction(counted) if verdict == REFUTED else "",
+            "says": say(verdict, _common_direction(counted) if verdict == REFUTED else ""),
+            "other_tier": other or "",
+            "other_verdict": say(other_verdict, _common_direction(beside_counted) if other_verdict == REFUTED else "")
+            if other else "",
         })
     return pd.DataFrame(summary), pd.DataFrame(cells)
+
+
+def evaluate(sources: dict[str, Path], claims: list[dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per claim, one row per measured cell) from the CSVs ``sources`` names."""
+    return evaluate_tables(read_sources(sources), claims)
 
 
 def _escape(text) -> str:
@@ -107,19 +196,23 @@ def markdown(summary: pd.DataFrame, cells: pd.DataFrame, title: str, sources: di
              f"{len(summary)} claims of the two works ({tally}). Claims: `experiments/claims.yaml`; measurements: "
              + ", ".join(f"`{name}` = {' + '.join(str(p) for p in _paths(value))}"
                          for name, value in sorted(sources.items()) if value) + ".", "",
-             VERDICT_HELP, "",
-             "| claim | statement | source | paper | verdict | rule | cells |",
-             "|---|---|---|---|---|---|---|"]
+             VERDICT_HELP, "", TIER_HELP, "",
+             "| claim | statement | source | paper | tier | measured (n) | verdict | under the other tier | rule | cells |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in summary.itertuples():
+        tier = LABELS.get(row.tier, "-")
+        other = f"{LABELS[row.other_tier]}: {row.other_verdict}" if row.other_tier else "-"
         lines.append(f"| `{row.claim}` | {_escape(row.statement)} | {_escape(row.source)} | "
-                     f"{_escape(row.paper)} ({row.provenance}) | **{row.verdict}** | {_escape(row.rule)} | "
-                     f"{row.cells_measured} |")
+                     f"{_escape(row.paper)} ({row.provenance}) | {tier} | {_escape(row.value)} | **{_escape(row.says)}** | "
+                     f"{_escape(other)} | {_escape(row.rule)} | {row.cells_measured} |")
     lines += ["", "## Measurements, one row per cell", "",
-              "| claim | cell (model, data, budget, settings) | measured | n | verdict | why | records |",
-              "|---|---|---|---|---|---|---|"]
+              "| claim | cell (model, data, budget, settings) | measured | n | verdict | why | other tier | records |",
+              "|---|---|---|---|---|---|---|---|"]
     for row in cells.itertuples() if len(cells) else []:
-        lines.append(f"| `{row.claim}` | {_escape(row.cell)} | {_escape(row.measured)} | {row.n} | {row.verdict} | "
-                     f"{_escape(row.reason)} | {_escape(row.trace)} |")
+        why = row.reason + (f"; substitute: {row.substitute}" if row.substitute else "")
+        other = f"{LABELS[row.other_tier]}: {row.other_measured} -> {row.other_verdict}" if row.other_tier else "-"
+        lines.append(f"| `{row.claim}` | {_escape(row.cell)} | {_escape(row.measured)} | {row.n} | {_escape(row.says)} | "
+                     f"{_escape(why)} | {_escape(other)} | {_escape(row.trace)} |")
     if not len(cells):
-        lines.append("| - | no claim is measured by this config | | | | | |")
+        lines.append("| - | no claim is measured by this config | | | | | | |")
     return "\n".join(lines) + "\n"

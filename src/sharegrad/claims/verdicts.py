@@ -140,3 +140,59 @@ def combine(verdicts: list[str]) -> str:
     if decided == {REFUTED}:
         return REFUTED
     return PARTLY
+
+
+def direction(m: Measurement, claim: dict, verdict: str) -> str:
+    """Which way a refuted measurement misses the claim ("higher than the paper's", ...); "" otherwise.
+
+    Said so that a refutation in the attack's favour (DLG finds more labels than the paper says, a
+    defense lets more images through) does not read as the attack failing."""
+    if verdict != REFUTED:
+        return ""
+    rule, kind = claim["rule"], claim["rule"]["kind"]
+    if kind == "contains":
+        return "higher than the paper's" if m.value > claim["paper"]["value"] else "lower than the paper's"
+    if kind == "between":
+        return "higher than the paper's" if m.value > rule["high"] else "lower than the paper's"
+    if kind == "within":
+        return "higher than the reference's" if m.low > rule["tolerance"] else "lower than the reference's"
+    if kind == "median_at_most":
+        return "slower than the paper's"
+    if kind == "all_succeed":
+        return "fewer than the paper's"
+    return "lower than the claim says" if kind == "at_least" else "higher than the claim says"
+
+
+def say(verdict: str, way: str = "") -> str:
+    """A verdict as every table prints it: the word, and its direction where it has one."""
+    return f"{verdict}: {way}" if way else verdict
+
+
+def substitutes_in(cell: dict, claim: dict) -> list[tuple[str, str, dict | None]]:
+    """(column, value, the claims file's entry for it) for each of the cell's values outside the claim's setup."""
+    found = []
+    for column, allowed in (claim.get("setup") or {}).items():
+        value = cell.get(column, "-")
+        if value == "-" or value is None:
+            continue
+        options = allowed if isinstance(allowed, list) else [allowed]
+        if str(value) not in {str(o) for o in options}:
+            found.append((column, str(value), (claim.get("substitutes") or {}).get(str(value))))
+    return found
+
+
+def on_substitute(verdict: str, reason: str, cell: dict, claim: dict) -> tuple[str, str, str]:
+    """(verdict, reason, what was substituted): a cell measured outside the claim's own setup decides the
+    claim only where the claims file says that substitute can; elsewhere it is inconclusive, saying what
+    it would have been."""
+    found = substitutes_in(cell, claim)
+    if not found:
+        return verdict, reason, ""
+    setup = claim["setup"]
+    said = "; ".join(f"{value} for {column} {setup[column]}" for column, value, _ in found)
+    cannot = [(value, entry) for _, value, entry in found if entry is None or entry["can"] != "refute"]
+    if cannot and verdict in (REPRODUCED, REFUTED, PARTLY):
+        why = "; ".join(f"{value}: {entry['why'] if entry else 'not listed among the substitutes that can decide it'}"
+                        for value, entry in cannot)
+        return INCONCLUSIVE, f"would be {verdict} ({reason}), but measured on a substitute that cannot decide it ({why})", said
+    return verdict, reason, said
