@@ -1,4 +1,4 @@
-"""Attacks per hour: the sequential DLG attack against the batched engine (issue 9).
+"""Attacks per hour: the sequential DLG attack against the batched engine.
 
 Each configuration runs in its own child process (so peak memory is its own),
 sequential and batched alternating back to back so both see the same machine

@@ -1,4 +1,4 @@
-"""The yardstick for `sharegrad dlg`'s overhead (issue 17): DLG as a bare script.
+"""The yardstick for `sharegrad dlg`'s overhead: DLG as a bare script.
 
 It imports torch only, defines the DLG repository's LeNet, computes the victim's
 gradients on one image and runs ``torch.optim.LBFGS`` (lr 1, history 100,
@@ -11,10 +11,10 @@ The image, the model's weights and the dummy's initial values are those of
 run reads them with torch alone), so both processes do the same arithmetic and the
 same number of evaluations: the final loss each prints can be compared.
 
-    python benchmarks/bare_lbfgs.py --prepare /tmp/problem.pt --data-root data/embedded --index 0
+    python benchmarks/bare_lbfgs.py --prepare problem.pt --data-root data/embedded --index 0
     farm-bench -n 5 --timeout 3600 \\
-        --vs "python benchmarks/bare_lbfgs.py --problem /tmp/problem.pt --iterations 300 --threads 1" -- \\
-        sharegrad dlg --data-root data/embedded --indices 0 --threads 1 --device cpu --out-dir /tmp/dlg_out \\
+        --vs "python benchmarks/bare_lbfgs.py --problem problem.pt --iterations 300 --threads 1" -- \\
+        sharegrad dlg --data-root data/embedded --indices 0 --threads 1 --device cpu --out-dir dlg_out \\
         --attack-config '{"iterations": 300, "line_search": "none"}'
 """
 

@@ -1,4 +1,4 @@
-"""What checkpointing costs an attack (issue 16): LeNet, batch size 1, DLG, sequential engine.
+"""What checkpointing costs an attack: LeNet, batch size 1, DLG, sequential engine.
 
 The same attack is run with the default checkpoint frequency (sharegrad.checkpoint's
 DEFAULT_EVERY_STEPS / DEFAULT_EVERY_SECONDS) and with checkpoints off, alternately,

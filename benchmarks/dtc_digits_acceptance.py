@@ -7,7 +7,7 @@ import start-up per run; each run is the same ``train`` function that
     python benchmarks/dtc_digits_acceptance.py --digits data/digits/digits.npz --out results/dtc_acceptance.csv
 
 With ``--methods`` and ``--append`` a subset is run and merged into an existing CSV
-(issue 19 added the top-k rows to results/cpu/dtc_acceptance_digits.csv that way).
+(the top-k rows of results/cpu/dtc_acceptance_digits.csv were added to it that way).
 Per-epoch curves of the runs go to <out>_curves.csv.
 """
 
@@ -31,7 +31,7 @@ METHODS = ([("sync", {})] + [("delayed", {"delay": t}) for t in (1, 2, 4, 8, 20)
            + [("delayed_sparse", {"delay": 4, "period": 4}), ("delayed_sparse_nocomp", {"delay": 4, "period": 4}),
               ("localsgd", {"period": 4, "warmup_steps": 21}), ("powersgd", {"powersgd_rank": 2}),
               ("dgc", {"ratio": 0.01})]
-           # issue 19: every method the WAN table ranks, top-k 1% on DTS among them
+           # every method the WAN table ranks, top-k 1% on DTS among them
            + [("delayed_sparse", {"delay": 20, "period": 20}), ("localsgd", {"period": 20}),
               ("delayed_sparse_topk", {"delay": 20, "period": 20, "ratio": 0.01}),
               ("delayed_sparse_topk", {"delay": 4, "period": 4, "ratio": 0.01}),

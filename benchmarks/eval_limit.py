@@ -1,4 +1,4 @@
-"""How far one gradient-match evaluation is from this machine's limit (issue 17).
+"""How far one gradient-match evaluation is from this machine's limit.
 
 For each model the attacks use, one DLG evaluation (forward, backward with
 ``create_graph=True``, and the backward of the gradient distance through it)
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "results" / "cpu" / "eval_limit"
 
 # (model, attack, sizes): images take batch sizes, text takes sentence lengths in tokens ([CLS] and [SEP] included)
-# the acceptance rows of issue 17 come first, so a run cut short keeps them
+# the rows the speed work is judged on come first, so a run cut short keeps them
 CASES = [
     ("resnet18_sigmoid", "dlg", 1), ("resnet18_sigmoid", "dlg", 8), ("bert_base_random", "text_dlg", 13),
     ("lenet", "dlg", 1), ("lenet", "dlg", 8), ("resnet56_sigmoid", "dlg", 1), ("resnet56_sigmoid", "dlg", 8),

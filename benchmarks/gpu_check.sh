@@ -1,8 +1,8 @@
 #!/bin/bash
-# The GPU check of one lent device session (15 minutes in all): the attack-throughput
-# benchmark up to K=1024 (issue 9), then the pipeline's GPU path through the stage CLI
+# A short GPU check (about 15 minutes on one GPU): the attack-throughput
+# benchmark up to K=1024, then the pipeline's GPU path through the stage CLI
 # (no Snakemake on that machine): DLG on ResNet18 and LeNet, and DLG on a random bert-base
-# for the slide and corpus sentences at the paper's 100-iteration budget (issue 7).
+# for the slide and corpus sentences at the paper's 100-iteration budget.
 # Everything it prints and writes lands in $OUT/gpu_check.tar.gz.
 #
 #   carried: .devcarry (wheels of lpips, rouge-score, nltk; the offline tokenizer files) and
@@ -15,8 +15,8 @@ set -u
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 R=${OUT:-/tmp/gpu_out}/gpu_check
 mkdir -p "$R"
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .devcarry/whl/*.whl > "$R/pip.log" 2>&1
-export PYTHONPATH=$PWD/src:/tmp/site:$PWD/.devcarry/stub
+python3 -m pip install -q --no-index --no-deps --no-compile --target "${TMPDIR:-/tmp}/site" .devcarry/whl/*.whl > "$R/pip.log" 2>&1
+export PYTHONPATH=$PWD/src:${TMPDIR:-/tmp}/site:$PWD/.devcarry/stub
 SG="python3 -m sharegrad.cli"
 { date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv;
   python3 -c "import torch, transformers, sys; print(sys.version.split()[0], torch.__version__, transformers.__version__, torch.cuda.get_device_name())"; } 2>&1 | tee "$R/machine.txt"

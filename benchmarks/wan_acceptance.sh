@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Issue 6 acceptance run: every method of paper.yaml's wan section at the paper's link
+# The WAN acceptance run: every method of paper.yaml's wan section at the paper's link
 # (300 ms, 15 Mb/s), 2 CPU ranks of one thread each, then the CSV and the table.
 #   bash benchmarks/wan_acceptance.sh [out_dir]
-# Re-measured for issue 19 (top-k DTS with consistent momentum) into results/cpu/wan_acceptance.
+# Re-measured after top-k DTS kept momentum consistent, into results/cpu/wan_acceptance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-results/wan_acceptance}
@@ -29,7 +29,7 @@ run powersgd2 --method powersgd --powersgd-rank 2
 sharegrad aggregate-wan "$out"/*.json --out "$out/wan.csv"
 sharegrad wan-project --inputs "$(python -c "import json, yaml; print(json.dumps(yaml.safe_load(open('experiments/paper.yaml'))['wan']['paper_scale']))")" --out "$out/wan_projection.csv" > /dev/null
 # Accuracy column: the digits acceptance sweep (benchmarks/dtc_digits_acceptance.py), which has a row for
-# every method above (issue 19); the smoke pipeline's dtc.csv where it does not exist.
+# every method above; the smoke pipeline's dtc.csv where it does not exist.
 dtc=()
 if [ -f results/cpu/dtc_acceptance_digits.csv ]; then dtc=(results/cpu/dtc_acceptance_digits.csv)
 elif [ -f results/smoke/dtc.csv ]; then dtc=(results/smoke/dtc.csv); fi

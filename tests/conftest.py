@@ -12,7 +12,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="session")
 def embedded_root(tmp_path_factory) -> Path:
-    """The embedded photographs written once per test session, in CIFAR-100 format."""
+    """The embedded photographs written once per test run, in CIFAR-100 format."""
     from sharegrad.data.embedded import write_embedded
 
     root = tmp_path_factory.mktemp("embedded")
@@ -60,7 +60,7 @@ def float64():
 
 @pytest.fixture(scope="session")
 def digits_file(tmp_path_factory) -> str:
-    """The digits training set written once per test session (DTS trainer tests)."""
+    """The digits training set written once per test run (DTS trainer tests)."""
     from sharegrad.data.digits import write_digits
 
     return str(write_digits(tmp_path_factory.mktemp("digits") / "digits.npz", seed=0))

@@ -1,4 +1,4 @@
-"""The attacks' backward pass runs into their own variables only (issue 17).
+"""The attacks' backward pass runs into their own variables only.
 
 A bare ``distance.backward()`` (the DLG repository's) also runs the second-order backward into every
 model parameter and accumulates it in ``.grad``: work that nothing reads, and most of an evaluation

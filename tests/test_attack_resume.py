@@ -1,5 +1,5 @@
 """Attacks killed mid-attack (SIGKILL at a random moment) and run again resume from their checkpoint
-and write the same records as an uninterrupted run, timing fields apart (issue 16).
+and write the same records as an uninterrupted run, timing fields apart.
 
 Each test: the reference (no stash, so no checkpoints); then the same job with a stash and a
 checkpoint after every outer step in a forked process (the interpreter and torch already loaded,

@@ -1,4 +1,4 @@
-"""The batched attack engine against the sequential one (issue 9).
+"""The batched attack engine against the sequential one.
 
 DLG's optimisation is chaotic: a relative perturbation of 1e-15 in one
 evaluation (float64) grows past 1e-4 within 3 to 8 outer steps, so two
@@ -169,7 +169,7 @@ def success_count(results, truth) -> int:
                for k, r in enumerate(results))
 
 
-# In every run of the suite (issue 22): 8x8 images and 3 outer steps keep 64 + 64 attacks per line
+# In every run of the suite: 8x8 images and 3 outer steps keep 64 + 64 attacks per line
 # search to about 20 s on this 2-core CPU, and the question stays the one the full-size comparison asks.
 @pytest.mark.parametrize("line_search", ["strong_wolfe", "none"])
 def test_success_rate_over_64_attacks_within_the_sequential_interval(embedded, line_search):

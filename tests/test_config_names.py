@@ -27,7 +27,7 @@ def typo(path: list, value) -> dict:
     return config
 
 
-# The four typos a new user met (issue 18): each must stop `snakemake -n`, naming the field and the valid names.
+# The four typos a new user met: each must stop `snakemake -n`, naming the field and the valid names.
 TYPOS = {
     "model": (typo(["dlg", "grids", 0, "model"], ["lenet5"]), "dlg.grids[0].model", "lenet5", "resnet18_sigmoid"),
     "defense": (typo(["defenses", "grids", 1, "defense"], ["fp61"]), "defenses.grids[1].defense", "fp61", "fp16"),

@@ -1,4 +1,4 @@
-"""`sharegrad dlg` as a new user meets it (issue 18, item 7): a text model is refused in one line naming the
+"""`sharegrad dlg` as a new user meets it: a text model is refused in one line naming the
 image models; --help lists the registered image models, attacks and defenses; an out-dir holding results of
 other settings is refused (the same settings may add attacks to it); the sequential progress bar ends at its
 count."""

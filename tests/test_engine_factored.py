@@ -1,4 +1,4 @@
-"""The batched engine's shortcuts compute the same objective (issue 9).
+"""The batched engine's shortcuts compute the same objective.
 
 The factored Linear-layer distance (engine/evaluator.py) against autograd
 through the materialised weight gradient, and the compact-form history with

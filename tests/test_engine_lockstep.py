@@ -1,4 +1,4 @@
-"""The lock-step L-BFGS (engine/lockstep.py): K attacks' torch.optim.LBFGS steps as one update (issue 9).
+"""The lock-step L-BFGS (engine/lockstep.py): K attacks' torch.optim.LBFGS steps as one update.
 
 Its history against torch's two-loop recursion (float64, several attacks at
 different fill levels, through the ring's wrap-around); its control flow

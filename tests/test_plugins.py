@@ -1,4 +1,4 @@
-"""Plug-ins are one file (issue 18, item 5): the README's three examples (a defense, an attack that declares
+"""Plug-ins are one file: the README's three examples (a defense, an attack that declares
 its settings, a figure that registers its inputs and caption) are copied as written, each as one file, into a
 copy of the package, and a tiny config runs them through a real `snakemake` run; no other file is touched.
 So the README's examples cannot rot, and what they claim (paths spell only the settings an attack takes,

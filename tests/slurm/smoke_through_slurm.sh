@@ -5,7 +5,7 @@
 #
 #   tests/slurm/smoke_through_slurm.sh                        # also runs the local reference
 #   tests/slurm/smoke_through_slurm.sh --reference results/smoke   # reuse `make demo`'s results
-#   tests/slurm/smoke_through_slurm.sh --configfile experiments/smoke.yaml --configfile /tmp/fewer_steps.yaml \
+#   tests/slurm/smoke_through_slurm.sh --configfile experiments/smoke.yaml --configfile fewer_steps.yaml \
 #       -- results/smoke/dlg.csv                               # later config files override earlier keys;
 #                                                              # after --: snakemake arguments for both runs
 #
@@ -30,7 +30,7 @@ name=$(python -c "import yaml, sys; print([yaml.safe_load(open(f)).get('name') f
 
 scratch() {
   local dir
-  dir=$(mktemp -d "/tmp/sharegrad-run-$1.XXXXXX")
+  dir=$(mktemp -d -t "sharegrad-run-$1.XXXXXX")
   ln -s "$repo/Snakefile" "$repo/workflow" "$repo/experiments" "$dir/"
   echo "$dir"
 }

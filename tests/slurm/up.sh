@@ -24,7 +24,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
     || die "apt-get could not install munge/slurm"
 fi
 
-state=$(mktemp -d /tmp/sharegrad-slurm.XXXXXX)
+state=$(mktemp -d -t sharegrad-slurm.XXXXXX)
 # munged runs as user munge and refuses folders it cannot read or that others may write.
 chmod 0755 "$state"
 mkdir -p "$state/munge" "$state/munge-socket" "$state/ctld" "$state/spool"

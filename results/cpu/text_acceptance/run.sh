@@ -1,7 +1,7 @@
 #!/bin/bash
-# CPU acceptance run of issue 7: both slide sentences + 10 Zen of Python sentences,
+# The text attack's CPU acceptance run: both slide sentences + 10 Zen of Python sentences,
 # MiniLM-L6 offline vs random bert-base, token-set variant and published attack, 5 outer steps.
-cd /work/main && source .venv/bin/activate && export HF_HUB_OFFLINE=1
+cd "$(dirname "$0")/../../.." && source .venv/bin/activate && export HF_HUB_OFFLINE=1
 R=results/cpu/text_acceptance
 IDS=slide_henson,slide_registration,zen_00,zen_04,zen_09,zen_15,zen_07,zen_11,zen_13,zen_16,zen_12,zen_18
 sharegrad text-corpus --out $R/sentences.json

@@ -1,6 +1,6 @@
 #!/bin/bash
 # second half of the CPU acceptance run: the published attack, MiniLM then random bert-base
-cd /work/main && source .venv/bin/activate && export HF_HUB_OFFLINE=1
+cd "$(dirname "$0")/../../.." && source .venv/bin/activate && export HF_HUB_OFFLINE=1
 R=results/cpu/text_acceptance
 PUB='{"line_search":"strong_wolfe","max_iter":20,"snapshot_every":1,"init_std":"embeddings","decode":"cosine"}'
 run() { # model attack ids

@@ -48,7 +48,7 @@ class _SquaredDistance(torch.autograd.Function):
     backward ``2 * d**1`` and the product with the incoming gradient: one full-size temporary each,
     for every parameter. Here the forward keeps the difference, sums its squares with one dot product,
     and the backward scales that difference in place. For the big models (bert-base: 110M gradient
-    entries) those passes were half of an evaluation (issue 17). The sum is ordered differently, so
+    entries) those passes were half of an evaluation. The sum is ordered differently, so
     the value agrees with the plain form to rounding (tests/test_attack_backward.py), not bit for bit."""
 
     @staticmethod

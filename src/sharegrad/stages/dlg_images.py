@@ -192,7 +192,7 @@ def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.devi
 
 def save_png(path: Path, truth: np.ndarray, final: np.ndarray, scale: int = 3) -> None:
     """Truth above reconstruction, one column per image, each pixel ``scale`` x ``scale``. Drawn with
-    Pillow: matplotlib's import and figure cost a second of every attack job (issue 17)."""
+    Pillow: matplotlib's import and figure cost a second of every attack job."""
     from PIL import Image, ImageDraw
 
     n, (_, height, width) = len(truth), truth.shape[1:]

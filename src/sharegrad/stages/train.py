@@ -89,7 +89,7 @@ def handler(args) -> int:
         raise UserError(f"--comm-timeout must be > 0, got {args.comm_timeout}")
     torch.set_num_threads(args.threads)
     comm, device = init_distributed(args.device, args.comm_timeout)
-    # issue 6: the emulated wide-area link wraps the Communicator; without options it is the Communicator.
+    # The emulated wide-area link wraps the Communicator; without options it is the Communicator.
     from sharegrad.wan.link import wrap
     comm = wrap(comm, args.latency_ms, args.bandwidth_mbps)
     try:
