@@ -395,6 +395,39 @@ def readme(overlay: Overlay, table, refused: dict[str, str] | None = None) -> st
     return "\n".join(lines) + "\n"
 
 
+INDEX_BEGIN, INDEX_END = "<!-- kept-results: begin -->", "<!-- kept-results: end -->"
+
+
+def index(overlays: list[Overlay], table) -> str:
+    """One line per kept overlay: its folder, overlay, cells, and how many of its runs trace to a record."""
+    device = table.device.iloc[0] if len(table) else None
+    lines = []
+    for overlay in overlays:
+        counts = kept_records(overlay)
+        cells = table[(table.overlay == overlay.name) & (table.device == device)]
+        kept = sum(k for k, _ in counts.values())
+        total = sum(t for _, t in counts.values())
+        dropped = sum(1 for k, t in counts.values() if k < t)
+        state = (f"records {kept}/{total} kept" if total else
+                 "rows name no per-run record" if (overlay.folder / overlay.tables[0]).exists() else "not run yet")
+        lines.append(f"- `{overlay.name}/` from `{overlay.path}`: {len(cells)} cell{'s' * (len(cells) != 1)}, {state}"
+                     + (f"; {dropped} cell(s) dropped (see its README)" if dropped else ""))
+    return "\n".join([INDEX_BEGIN, *lines, INDEX_END])
+
+
+def write_index(readme_path: Path, overlays: list[Overlay], table) -> bool:
+    """Rewrite the generated block of ``readme_path`` (between the markers); False if it has none."""
+    if not readme_path.exists():
+        return False
+    text = readme_path.read_text()
+    if INDEX_BEGIN not in text or INDEX_END not in text:
+        return False
+    head, rest = text.split(INDEX_BEGIN, 1)
+    tail = rest.split(INDEX_END, 1)[1]
+    readme_path.write_text(head + index(overlays, table) + tail)
+    return True
+
+
 def text_summary(overlays: list[Overlay]) -> Path | None:
     """Every kept text cell in one table (per sentence, model, attack and budget)."""
     csvs = [o.folder / "text.csv" for o in overlays if (o.folder / "text.csv").exists()]
@@ -447,7 +480,10 @@ def register_cli(subparsers) -> None:
                 write_text(overlay.folder / "README.md", readme(overlay, table, refused))
                 print(f"{overlay.name}: wrote {overlay.folder}/README.md"
                       + (f" and {', '.join(tables)}" if tables else ""))
-        summary = text_summary(discover(Path(".")))
+        every = discover(Path("."))
+        if write_index(KEPT / "README.md", every, cell_table(every, startup) if only else table):
+            print(f"wrote the list of kept results in {KEPT / 'README.md'}")
+        summary = text_summary(every)
         if summary:
             print(f"wrote {summary}")
         ledger = subprocess.run([sys.executable, "-m", "sharegrad.cli", *LEDGER_COMMAND])
