@@ -176,6 +176,11 @@ class Communicator:
     def barrier(self) -> None:
         self.agree(0.0)
 
+    def restore_counters(self, saved: dict) -> None:
+        """Continue from a checkpoint's counters (``CommCounters.as_dict``), so that the epoch a run
+        resumes in counts its steps before the checkpoint too."""
+        self.counters = CommCounters(**saved)
+
     def take_counters(self) -> CommCounters:
         """Counters since the last call (one epoch's worth), then reset."""
         taken, self.counters = self.counters, CommCounters()

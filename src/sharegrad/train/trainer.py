@@ -178,71 +178,84 @@ def train(spec: TrainSpec, comm: Communicator, device: torch.device, checkpoint_
     if trace and hasattr(method, "trace"):  # only sharegrad's own SGD methods can trace
         method.trace = []
 
-    fingerprint = spec.fingerprint(world)
-    start_step, history, totals = 0, [], _new_epoch_totals()
-    if checkpoint_dir is not None:
-        state = checkpoint.load(checkpoint_dir, comm, fingerprint, device)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            method.load_state_dict(state["method"])
-            start_step, history, totals = state["step"], state["history"], state["totals"]
-    lowest, highest = comm.agree(start_step)
-    if lowest != highest:
-        raise UserError(f"ranks resume from different steps ({lowest:g} and {highest:g}); delete {checkpoint_dir}")
+    # Traffic counted before this run (a communicator reused by a harness or a benchmark) is no part of it.
+    comm.take_counters()
+    # One writer per checkpoint folder: a second run (or an orphaned rank of a killed one) is refused.
+    lock = checkpoint.FolderLock.acquire(Path(checkpoint_dir), comm) if checkpoint_dir is not None else None
+    try:
+        fingerprint = spec.fingerprint(world)
+        start_step, history, totals = 0, [], _new_epoch_totals()
+        if checkpoint_dir is not None:
+            state = checkpoint.load(checkpoint_dir, comm, fingerprint, device)
+            if state is not None:
+                model.load_state_dict(state["model"])
+                method.load_state_dict(state["method"])
+                start_step, history, totals = state["step"], state["history"], state["totals"]
+                # The traffic of the resumed epoch's steps before the checkpoint belongs in its row.
+                comm.restore_counters(state.get("counters", {}))  # older checkpoints: from zero
+        lowest, highest = comm.agree(start_step)
+        if lowest != highest:
+            raise UserError(f"ranks resume from different steps ({lowest:g} and {highest:g}); delete {checkpoint_dir}")
 
-    began = time.perf_counter()
-    finished = False
-    steps = range(start_step, total)
-    for step in tqdm(steps, desc=f"{method.label} rank {rank}", disable=not progress or rank != 0, mininterval=5):
-        if spec.die_at_step == step and spec.die_rank == rank:
-            os._exit(3)  # a crash, not an exception: no cleanup, peers see a dead rank
-        epoch, in_epoch = divmod(step, per_epoch)
-        x, y = get_batch(data, world, rank, spec.batch_size, epoch, in_epoch, spec.seed, step)
-        x, y = x.to(device, dtype), y.to(device)
+        began = time.perf_counter()
+        finished = False
+        steps = range(start_step, total)
+        for step in tqdm(steps, desc=f"{method.label} rank {rank}", disable=not progress or rank != 0, mininterval=5):
+            if spec.die_at_step == step and spec.die_rank in (rank, -1):  # -1: every rank
+                os._exit(3)  # a crash, not an exception: no cleanup, peers see a dead rank
+            epoch, in_epoch = divmod(step, per_epoch)
+            x, y = get_batch(data, world, rank, spec.batch_size, epoch, in_epoch, spec.seed, step)
+            x, y = x.to(device, dtype), y.to(device)
 
-        def closure(module):
-            module.train()
-            loss = F.cross_entropy(module(x), y)
-            loss.backward()
-            return loss.item()
+            def closure(module):
+                module.train()
+                loss = F.cross_entropy(module(x), y)
+                loss.backward()
+                return loss.item()
 
-        step_began = time.perf_counter()
-        totals["loss_sum"] += method.train_step(step, closure)
-        if step + 1 == total:
-            # The final flush belongs to the last step: its bytes, collectives and wait go into the
-            # last row, whose evaluation then sees the final weights.
-            method.finish()
-            finished = True
-        totals["train_seconds"] += time.perf_counter() - step_began
-        totals["batches"] += 1
+            step_began = time.perf_counter()
+            totals["loss_sum"] += method.train_step(step, closure)
+            if step + 1 == total:
+                # The final flush belongs to the last step: its bytes, collectives and wait go into the
+                # last row, whose evaluation then sees the final weights.
+                method.finish()
+                finished = True
+            totals["train_seconds"] += time.perf_counter() - step_began
+            totals["batches"] += 1
 
-        if (step + 1) % per_epoch == 0 or step + 1 == total:
-            broadcast_buffers(model, comm)
-            history.append(_epoch_row(epoch, step + 1, totals, model, method, data, comm, device, spec))
-            totals = _new_epoch_totals()
-        if checkpoint_dir is not None and spec.checkpoint_every and (step + 1) % spec.checkpoint_every == 0 \
-                and step + 1 < total:
-            checkpoint.save(checkpoint_dir, comm, step + 1, {
-                "step": step + 1, "model": model.state_dict(), "method": method.state_dict(),
-                "history": history, "totals": totals}, fingerprint)
+            if (step + 1) % per_epoch == 0 or step + 1 == total:
+                broadcast_buffers(model, comm)
+                history.append(_epoch_row(epoch, step + 1, totals, model, method, data, comm, device, spec))
+                totals = _new_epoch_totals()
+            if checkpoint_dir is not None and spec.checkpoint_every and (step + 1) % spec.checkpoint_every == 0 \
+                    and step + 1 < total:
+                state = {"step": step + 1, "model": model.state_dict(), "method": method.state_dict(),
+                         "history": history, "totals": totals}
+                # After state_dict(): waiting there for in-flight collectives adds to the counted wait.
+                state["counters"] = comm.counters.as_dict()
+                checkpoint.save(checkpoint_dir, comm, step + 1, state, fingerprint, lock)
 
-    if not finished:
-        method.finish()
-    broadcast_buffers(model, comm)
-    accuracy, test_loss = evaluate(model, data, device)
-    acc_low, acc_high = comm.agree(accuracy)
-    weight_sum, buffer_sum = state_sums(model)
-    sum_low, sum_high = comm.agree(weight_sum)
-    buffer_low, buffer_high = comm.agree(buffer_sum)
-    return {
-        "label": method.label, "world_size": world, "steps_per_epoch": per_epoch, "total_steps": total,
-        "resumed_from_step": start_step, "curves": history,
-        "final": {"test_accuracy": accuracy, "test_loss": test_loss, "test_accuracy_min_rank": acc_low,
-                  "test_accuracy_max_rank": acc_high, "weight_sum_spread": sum_high - sum_low,
-                  "buffer_sum_spread": buffer_high - buffer_low},
-        "wall_time_s": time.perf_counter() - began,
-        "model": model, "trace": getattr(method, "trace", None) if trace else None,
-    }
+        if not finished:  # checkpoints are written before the last step only, so the loop ran it
+            raise UserError(f"nothing left to train after the checkpoint in {checkpoint_dir}; delete it")
+        # The last row already broadcast the buffers after finish(): every rank holds rank 0's, and all
+        # of this run's traffic is in its rows (nothing is left to leak into a reused communicator).
+        accuracy, test_loss = evaluate(model, data, device)
+        acc_low, acc_high = comm.agree(accuracy)
+        weight_sum, buffer_sum = state_sums(model)
+        sum_low, sum_high = comm.agree(weight_sum)
+        buffer_low, buffer_high = comm.agree(buffer_sum)
+        return {
+            "label": method.label, "world_size": world, "steps_per_epoch": per_epoch, "total_steps": total,
+            "resumed_from_step": start_step, "curves": history,
+            "final": {"test_accuracy": accuracy, "test_loss": test_loss, "test_accuracy_min_rank": acc_low,
+                      "test_accuracy_max_rank": acc_high, "weight_sum_spread": sum_high - sum_low,
+                      "buffer_sum_spread": buffer_high - buffer_low},
+            "wall_time_s": time.perf_counter() - began,
+            "model": model, "trace": getattr(method, "trace", None) if trace else None,
+        }
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _epoch_row(epoch, steps_done, totals, model, method, data, comm, device, spec) -> dict:
