@@ -65,9 +65,9 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True
 
 
 # Last, so it sees every rule: GPU requests and local rules by rule name.

@@ -30,13 +30,13 @@ rule table_claims_ledger:
             labels=shown("Every claim of both papers: verdict on this config's results (table)"),
         ),
         table=f"{RESULTS}/claims.csv",
+    log:
+        f"{LOGS}/claims_ledger.log",
+    conda:
+        CONDA_ENV
     params:
         csvs=" ".join(f"--csv {name}={path}" for name, path in CLAIM_SOURCES.items()),
         title=config["name"],
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/claims_ledger.log",
     shell:
         "sharegrad claims --claims {input.claims} {params.csvs} --title 'config {params.title}' "
         "--out {output.ledger} --table {output.table} > {log} 2>&1"

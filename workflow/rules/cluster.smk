@@ -5,7 +5,6 @@
 
 import sharegrad.pipeline_cluster as cluster
 
-
 for _rule in workflow.rules:
     _pinned = workflow.resource_settings.overwrite_resources.get(_rule.name, {})
     _own = cluster.own_resources(_rule)

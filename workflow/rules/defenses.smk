@@ -3,15 +3,16 @@
 # batch size; `defense: none, level: 0` is the baseline. The cells are image-attack
 # cells run by dlg_attack (dlg.smk); sharegrad.pipeline_defenses lists them.
 
+
 rule defenses_aggregate:
     input:
         pipeline_defenses.chunk_dirs(config),
     output:
         table=f"{RESULTS}/defenses.csv",
         curves=f"{RESULTS}/defenses_curves.csv",
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/defenses_aggregate.log",
+    conda:
+        CONDA_ENV
     shell:
         "sharegrad aggregate-dlg {input} --out {output.table} --curves {output.curves} > {log} 2>&1"

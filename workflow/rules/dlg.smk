@@ -12,10 +12,10 @@ rule lpips_weights:
     output:
         weights=pipeline_defenses.lpips_weights_file(config),
         checksum=pipeline_defenses.lpips_weights_file(config).replace(".pt", ".json"),
-    conda:
-        CONDA_ENV
     log:
         "logs/data/lpips_weights.log",
+    conda:
+        CONDA_ENV
     shell:
         "sharegrad weights lpips --source auto --out {output.weights} > {log} 2>&1"
 
@@ -26,23 +26,23 @@ rule dlg_attack:
         lpips=pipeline_defenses.lpips_weights_file(config),
     output:
         directory(f"{RESULTS}/dlg/{{cell}}/chunk~{{chunk}}"),
+    log:
+        f"{LOGS}/dlg/{{cell}}/chunk~{{chunk}}.log",
+    benchmark:
+        f"{LOGS}/dlg/{{cell}}/chunk~{{chunk}}.benchmark.tsv"
+    conda:
+        CONDA_ENV
+    threads: THREADS
+    resources:
+        gpu=1 if config["device"] != "cpu" else 0,
+        runtime=240,
+        mem_mb=4000,
     params:
         args=lambda w: pipeline.dlg_cli_args(config, w.cell, w.chunk),
         # finished attacks of a killed job, taken back when it runs again (Snakemake deletes the output)
         stash=f"{RESULTS}/dlg/{{cell}}/.stash",
         # running attacks' checkpoints, next to the stash (the profile may set how often: README)
         checkpoint=checkpoint_args(config),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/dlg/{{cell}}/chunk~{{chunk}}.log",
-    benchmark:
-        f"{LOGS}/dlg/{{cell}}/chunk~{{chunk}}.benchmark.tsv"
-    threads: THREADS
-    resources:
-        gpu=1 if config["device"] != "cpu" else 0,
-        runtime=240,
-        mem_mb=4000,
     shell:
         "sharegrad dlg {params.args} --lpips-weights {input.lpips} --out-dir {output} --stash {params.stash} {params.checkpoint} > {log} 2>&1"
 
@@ -53,9 +53,9 @@ rule dlg_aggregate:
     output:
         table=f"{RESULTS}/dlg.csv",
         curves=f"{RESULTS}/dlg_curves.csv",
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/dlg_aggregate.log",
+    conda:
+        CONDA_ENV
     shell:
         "sharegrad aggregate-dlg {input} --out {output.table} --curves {output.curves} > {log} 2>&1"

@@ -26,8 +26,9 @@ def _caption(spec):
 for _spec in pipeline_figures(config):
     for _stem, _options in _spec.outputs(config).items():
         _title = _spec.title + (f": {_stem[len(_spec.name) + 1:]}" if _stem != _spec.name else "")
-        _report = dict(caption=_caption(_spec), category=_spec.paper(), subcategory=_spec.subcategory,
-                       labels=shown(_title))
+        _report = dict(
+            caption=_caption(_spec), category=_spec.paper(), subcategory=_spec.subcategory, labels=shown(_title)
+        )
         if _spec.table:
             ALL_TARGETS.extend([f"{FIGURES}/{_stem}.md", f"{FIGURES}/{_stem}.html"])
 
@@ -39,13 +40,13 @@ for _spec in pipeline_figures(config):
                 output:
                     table=f"{FIGURES}/{_stem}.md",
                     html=report(f"{FIGURES}/{_stem}.html", **_report),
+                log:
+                    f"{LOGS}/figures/{_stem}.log",
+                conda:
+                    CONDA_ENV
                 params:
                     name=_spec.name,
                     options=json.dumps(_options),
-                conda:
-                    CONDA_ENV
-                log:
-                    f"{LOGS}/figures/{_stem}.log",
                 shell:
                     "sharegrad figure {params.name} --csv {input} --out {output.table} --html {output.html}"
                     " --options '{params.options}' > {log} 2>&1"
@@ -60,12 +61,12 @@ for _spec in pipeline_figures(config):
                     [f"{RESULTS}/{path}" for path in _spec.input_files(config)],
                 output:
                     report(f"{FIGURES}/{_stem}.png", **_report),
+                log:
+                    f"{LOGS}/figures/{_stem}.log",
+                conda:
+                    CONDA_ENV
                 params:
                     name=_spec.name,
                     options=json.dumps(_options),
-                conda:
-                    CONDA_ENV
-                log:
-                    f"{LOGS}/figures/{_stem}.log",
                 shell:
                     "sharegrad figure {params.name} --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"

@@ -27,15 +27,15 @@ rule report_provenance:
             subcategory="Every result",
             labels=shown("Commit, settings hash, versions, device and host of every result (table)"),
         ),
+    log:
+        f"{LOGS}/report_provenance.log",
+    conda:
+        CONDA_ENV
     params:
         # results/<name>/, the folder above this config's figures/
         results=lambda wildcards, output: os.path.dirname(os.path.dirname(output.table)),
         config_name=config["name"],
         config_hash=_config_hash(config),
-    conda:
-        CONDA_ENV
-    log:
-        f"{LOGS}/report_provenance.log",
     shell:
         "sharegrad provenance --results {params.results} --config-name {params.config_name} "
         "--config-hash {params.config_hash} --out {output.table} > {log} 2>&1"

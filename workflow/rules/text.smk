@@ -10,12 +10,12 @@ import sharegrad.pipeline_text as pipeline_text
 rule text_corpus:
     output:
         f"data/text/{config['name']}/sentences.json",
-    params:
-        args=pipeline_text.corpus_args(config),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/text/corpus.log",
+    conda:
+        CONDA_ENV
+    params:
+        args=pipeline_text.corpus_args(config),
     shell:
         "sharegrad text-corpus {params.args} --out {output} > {log} 2>&1"
 
@@ -25,22 +25,22 @@ rule text_attack:
         rules.text_corpus.output,
     output:
         directory(f"{RESULTS}/text/{{cell}}/chunk~{{chunk}}"),
-    params:
-        args=lambda w: pipeline_text.text_cli_args(config, w.cell, w.chunk),
-        # finished sentences and the running attack's checkpoint, kept across a killed job
-        stash=f"{RESULTS}/text/{{cell}}/.stash",
-        checkpoint=checkpoint_args(config),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/text/{{cell}}/chunk~{{chunk}}.log",
     benchmark:
         f"{LOGS}/text/{{cell}}/chunk~{{chunk}}.benchmark.tsv"
+    conda:
+        CONDA_ENV
     threads: THREADS
     resources:
         gpu=1 if config["device"] != "cpu" else 0,
         runtime=600,
         mem_mb=8000,
+    params:
+        args=lambda w: pipeline_text.text_cli_args(config, w.cell, w.chunk),
+        # finished sentences and the running attack's checkpoint, kept across a killed job
+        stash=f"{RESULTS}/text/{{cell}}/.stash",
+        checkpoint=checkpoint_args(config),
     shell:
         "sharegrad dlg-text --sentences {input} {params.args} --out-dir {output} --stash {params.stash} {params.checkpoint} > {log} 2>&1"
 
@@ -52,9 +52,9 @@ rule text_aggregate:
         table=f"{RESULTS}/text.csv",
         snapshots=f"{RESULTS}/text_snapshots.csv",
         curves=f"{RESULTS}/text_curves.csv",
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/text_aggregate.log",
+    conda:
+        CONDA_ENV
     shell:
         "sharegrad aggregate-dlg-text {input} --out {output.table} --snapshots {output.snapshots} --curves {output.curves} > {log} 2>&1"
