@@ -43,10 +43,15 @@ def test_a_diverged_attack_whose_last_image_is_exact_is_no_success():
 
 
 def test_a_diverged_attack_is_not_recognisable_either():
-    from sharegrad.report.dlg_summary import recognisable
+    """Under either tier (sharegrad.claims.tiers) a diverged attack recovers nothing, even with LPIPS 0 and
+    a success flag set."""
+    from sharegrad.claims import tiers
 
-    group = pd.DataFrame({"lpips": [0.0, 0.05, 0.5], "status": ["diverged", "finished", "finished"]})
-    assert recognisable(group, 0.2).startswith("1/3")
+    group = pd.DataFrame({"lpips": [0.0, 0.05, 0.5], "success": [True, True, False],
+                          "status": ["diverged", "finished", "finished"]})
+    assert tiers.recovered(group, tiers.RECOGNISABLE, 0.2).tolist() == [False, True, False]
+    assert tiers.recovered(group, tiers.PIXEL_EXACT).tolist() == [False, True, False]
+    assert tiers.classify(group).tolist()[0] == "diverged"
 
 
 def test_batch_rows_follow_the_optimal_matching():
@@ -92,3 +97,45 @@ def test_an_exact_copy_counts_in_a_median_as_the_best_psnr_not_dropped():
     assert float(psnr(truth + 0.01, truth)[0]) == pytest.approx(40.0, abs=1e-4)  # MSE 1e-4, data range 1
     assert _median(pd.Series(["inf", "inf", 20.0]), ".1f") == "99.0"
     assert _median(pd.Series(["inf", 30.0, 20.0]), ".1f") == "30.0"
+
+
+class RecordingBar:
+    """Stands in for tqdm: keeps every update and the postfix shown with it."""
+
+    made: list = []
+
+    def __init__(self, total=None, **kwargs):
+        self.total, self.n, self.updates, self.postfix = total, 0, [], {}
+        RecordingBar.made.append(self)
+
+    def update(self, n=1):
+        self.n += n
+        self.updates.append((n, dict(self.postfix)))
+
+    def set_postfix(self, shown=None, refresh=True, **kwargs):
+        self.postfix = {**(shown or {}), **kwargs}
+
+    def set_description(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("engine", ["sequential", "batched"])
+def test_the_progress_bar_moves_per_outer_step_with_the_gradient_loss(tmp_path, monkeypatch, embedded_root, engine):
+    """Two attacks of 3 outer steps: one bar for the chunk, 6 steps, each update one step with the current
+    gradient-match loss (a bar of attacks would sit at 0/2 through the first attack)."""
+    from sharegrad.engine import dlg as engine_dlg
+    from sharegrad.stages import dlg_images
+
+    RecordingBar.made = []
+    monkeypatch.setattr(dlg_images, "tqdm", RecordingBar)
+    monkeypatch.setattr(engine_dlg, "tqdm", RecordingBar)
+    spec = ImageAttackSpec(attack_config={"iterations": 3, "line_search": "strong_wolfe"}, data_root=str(embedded_root))
+    dlg_images.run_chunk(spec, [0, 1], tmp_path / "out", device="cpu", engine=engine)
+    (bar,) = RecordingBar.made
+    assert bar.total == 6 and bar.n == 6
+    assert [n for n, _ in bar.updates] == [1] * 6
+    losses = [float(shown["loss"]) for _, shown in bar.updates[1:]]
+    assert len(losses) == 5 and all(math.isfinite(v) and v >= 0 for v in losses)

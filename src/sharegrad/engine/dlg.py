@@ -73,7 +73,10 @@ class _Book:
             self.status, self.diverged_at, self.done = "diverged", self.steps, True
             self.bar.update(self.iterations - self.steps)
             return True
-        if self.observer:
+        self.bar.set_postfix(loss=f"{loss:.3g}", refresh=False)  # the last attack to step: one bar per chunk
+        if self.observer and getattr(self.observer, "takes_loss", False):
+            self.observer(self.steps, self.dummy.detach(), loss=loss)
+        elif self.observer:
             self.observer(self.steps, self.dummy.detach())
         if self.steps % self.settings["snapshot_every"] == 0 or self.steps == self.iterations:
             self.snapshots[self.steps] = self.dummy.detach().clone()

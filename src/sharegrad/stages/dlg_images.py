@@ -9,8 +9,10 @@ metrics; one .npz with the ground truth and the snapshots; one PNG.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import sys
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -62,14 +64,21 @@ def image_indices(attack_index: int, batch_size: int) -> list[int]:
 class ImageObserver:
     """Scores the dummy input after every outer step: the MSE curve and each image's first success.
 
-    Its state travels with the attack's checkpoint, so a resumed attack's curves are whole."""
+    Its state travels with the attack's checkpoint, so a resumed attack's curves are whole. With a
+    ``progress`` bar it moves the bar one outer step at a time and shows the image MSE and the current
+    gradient-match loss (``loss``: given by the batched engine; for a sequential attack, read off its
+    L-BFGS optimiser by ``loss_from_optimiser``)."""
+
+    takes_loss = True  # the batched engine passes each step's loss
 
     def __init__(self, truth: torch.Tensor, success_mse: float):
         self.truth, self.success_mse = truth, success_mse
         self.mse_curve: list[float] = []
         self.first_success: list[int | None] = [None] * truth.shape[0]
+        self.progress = None  # a tqdm bar, set by run_chunk; never part of the state
+        self.loss: float | None = None
 
-    def __call__(self, step: int, dummy: torch.Tensor) -> None:
+    def __call__(self, step: int, dummy: torch.Tensor, loss: float | None = None) -> None:
         current = to_unit_range(dummy)
         order = match_by_mse(current, self.truth) if self.truth.shape[0] > 1 else np.arange(1)
         per_image = mse(current[order], self.truth)
@@ -77,6 +86,14 @@ class ImageObserver:
         for i, value in enumerate(per_image.tolist()):
             if self.first_success[i] is None and value < self.success_mse:
                 self.first_success[i] = step
+        if loss is not None:
+            self.loss = loss
+        if self.progress is not None and step > 0:
+            shown = {"mse": f"{self.mse_curve[-1]:.2e}"}
+            if self.loss is not None:
+                shown["loss"] = f"{self.loss:.3g}"
+            self.progress.set_postfix(shown, refresh=False)
+            self.progress.update(1)
 
     def state_dict(self) -> dict:
         return {"mse_curve": list(self.mse_curve), "first_success": list(self.first_success)}
@@ -173,15 +190,41 @@ def score(problem: ImageProblem, result, wall: float, cpu: float | None = None, 
     return record, arrays
 
 
+@contextlib.contextmanager
+def loss_from_optimiser(observer: ImageObserver):
+    """While an attack runs, hand the observer its optimiser's current loss after every optimiser step.
+
+    The attacks call ``observer(step, dummy)`` without the loss; torch's L-BFGS keeps the loss of its
+    last evaluation in its state (``prev_loss``), which a global optimiser step hook reads after each
+    outer step, before the attack calls the observer. Optimisers without it (Adam) show the MSE only."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    def read(optimiser, args, kwargs) -> None:
+        params = optimiser.param_groups[0]["params"]
+        value = optimiser.state.get(params[0], {}).get("prev_loss") if params else None
+        if value is not None:
+            observer.loss = float(value)
+
+    handle = register_optimizer_step_post_hook(read)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 def run_one(spec: ImageAttackSpec, attack_index: int, images, device: torch.device,
-            checkpoint=None) -> tuple[dict, dict]:
-    """One attack the sequential way: prepare, attack (resuming from ``checkpoint`` if it holds one), score."""
+            checkpoint=None, progress=None) -> tuple[dict, dict]:
+    """One attack the sequential way: prepare, attack (resuming from ``checkpoint`` if it holds one), score.
+    ``progress``: a tqdm bar the attack moves one outer step at a time."""
     problem = prepare(spec, attack_index, images, device)
     if checkpoint is not None:
         checkpoint.extra = problem.observer
+    problem.observer.progress = progress
     start, cpu_start = time.perf_counter(), time.process_time()
-    result = run_attack(spec.attack, problem.model, problem.target, spec.attack_config, seed=problem.seed,
-                        observer=problem.observer, checkpoint=checkpoint)
+    with loss_from_optimiser(problem.observer) if progress is not None else contextlib.nullcontext():
+        result = run_attack(spec.attack, problem.model, problem.target, spec.attack_config, seed=problem.seed,
+                            observer=problem.observer, checkpoint=checkpoint)
+    problem.observer.progress = None
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     resumed = 0
     if checkpoint is not None:
@@ -210,6 +253,15 @@ def save_png(path: Path, truth: np.ndarray, final: np.ndarray, scale: int = 3) -
     tmp = atomic_path(path)
     canvas.save(tmp, format="PNG")
     tmp.replace(path)
+
+
+def attack_steps(spec: ImageAttackSpec) -> int | None:
+    """Outer steps each attack of ``spec`` runs (its ``iterations`` setting or declared default), if known."""
+    from sharegrad.attacks import ATTACKS
+
+    declared = getattr(ATTACKS.get(spec.attack), "settings", None) or {}
+    steps = {**declared, **spec.attack_config}.get("iterations")
+    return int(steps) if isinstance(steps, (int, float)) and steps > 0 else None
 
 
 def spec_key(spec: ImageAttackSpec, attack_index: int) -> str:
@@ -332,13 +384,20 @@ def run_chunk(spec: ImageAttackSpec, attack_indices: list[int], out_dir: Path, d
         outputs = (score(problem, result, wall, cpu, saves[problem.attack_index].resumes if saves else 0)
                    for problem, (result, wall, cpu) in zip(problems, timed))
     else:
-        bar = tqdm(total=len(todo), desc=f"{spec.attack} {spec.model} bs{spec.batch_size}", unit="attack")
+        # one bar for the chunk, moved per outer step of each attack (an attack of 50 steps would sit at
+        # 0/1 for its whole run on a bar of attacks); in a log file (not a terminal) it writes every 30 s
+        steps = attack_steps(spec)
+        desc = f"{spec.attack} {spec.model} bs{spec.batch_size}"
+        bar = tqdm(total=len(todo) * steps if steps else None, desc=desc, unit="step",
+                   mininterval=0.5 if sys.stderr.isatty() else 30)
 
         def sequential():
-            # updated after each attack and closed after the last, so it ends at len(todo)/len(todo)
-            for index in todo:
-                yield run_one(spec, index, images, torch_device, saves.get(index))
-                bar.update(1)
+            for number, index in enumerate(todo, start=1):
+                bar.set_description(f"{desc} attack {index} ({number}/{len(todo)})", refresh=False)
+                output = run_one(spec, index, images, torch_device, saves.get(index), progress=bar)
+                if steps and number * steps > bar.n:  # a diverged attack stopped early, a resumed one started late
+                    bar.update(number * steps - bar.n)
+                yield output
             bar.close()
 
         outputs = sequential()
