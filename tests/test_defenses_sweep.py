@@ -93,12 +93,14 @@ def test_summary_states_thresholds_and_judges_the_papers_claims(tmp_path):
     summary = summarise(pd.read_csv(table), THRESHOLDS)
     gaussian = summary[summary.defense == "gaussian"]
     assert stops_from(gaussian) == 1e-2
-    judged = {claim.split()[0].lower(): held for claim, _, held in claims(summary)}
-    assert judged == {"gaussian": "held", "half": "held", "pruning": "held"}
+    judged = [says for _, _, says in claims(pd.read_csv(table))]
+    # LeNet cannot decide the noise claims; 0/3 at pruning 0.3 has an interval too wide to say "stops";
+    # 3/3 leaking (lower end 44%) is enough to say fp16 and pruning 0.1 leak
+    assert judged == ["inconclusive", "inconclusive", "reproduced", "inconclusive", "reproduced"]
     out = tmp_path / "summary.md"
     FIGURES.get("defense_summary")([table], out, {"verdict": THRESHOLDS, "config": "test"})
     text = out.read_text()
-    assert "**gaussian** stops the attack from 0.01 on" in text and "**held**" in text
+    assert "**gaussian** stops the attack from 0.01 on" in text and "**inconclusive**" in text
 
 
 def test_claims_are_inconclusive_when_the_baseline_does_not_leak(tmp_path):
@@ -106,7 +108,9 @@ def test_claims_are_inconclusive_when_the_baseline_does_not_leak(tmp_path):
     out = tmp_path / "summary.md"
     FIGURES.get("defense_summary")([table], out, {"verdict": THRESHOLDS})
     text = out.read_text()
-    assert "**inconclusive**" in text and "**held**" not in text
+    stops = [line for line in text.splitlines() if line.startswith("| Pruning more than about 20%")]
+    assert stops and all(line.endswith("| **inconclusive** |") for line in stops)
+    assert "The baseline itself does not leak here" in text
 
 
 @pytest.mark.parametrize("name, csv, suffix", [("defense_curves", 1, ".png"), ("defense_reconstructions", 0, ".png"),

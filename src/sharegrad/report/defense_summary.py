@@ -1,11 +1,12 @@
 """Markdown summary of the defense sweep: where the attack stops, next to DLG's claims.
 
-Every sentence is derived from the verdicts of the measured table
+Every sentence about a level is derived from the verdicts of the measured table
 (defense_table.summarise). For a defense with levels, "stops from L" means
 L is the smallest measured level at which it, and every larger measured
-level, has the verdict *stops*. A claim is "held", "did not hold", "not
-tested" (no measured level covers it) or "inconclusive" (the baseline of that
-cell does not leak, so there is nothing to stop).
+level, has the verdict *stops*. The claims table below each cell is the claims
+ledger's own judgement of DLG's defense claims on that cell's rows
+(sharegrad.claims.ledger), in the ledger's words: one vocabulary, so this table
+and the ledger never give two answers for one claim and config.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sharegrad.claims import claim, paper_value
+from sharegrad.claims import claim
 from sharegrad import pipeline_defenses
 from sharegrad.report import register_figure
 from sharegrad.report.defense_table import CELL, describe_thresholds, level_label, markdown, read, sample
@@ -24,8 +25,6 @@ from sharegrad.report.style import write_text
 NOISE = ("gaussian", "laplacian")
 PRUNING = ("pruning", "pruning_global")
 PRECISION = ("fp16", "bf16", "int8")
-# DLG (Zhu et al. 2019), section 5: statements and levels from experiments/claims.yaml.
-NOISE_CLAIM, PRECISION_CLAIM, PRUNING_CLAIM = "noise_high_stops", "precision_does_not_protect", "pruning_above_20_stops"
 
 
 def stops_from(rows: pd.DataFrame) -> float | None:
@@ -49,39 +48,20 @@ def describe_levels(rows: pd.DataFrame, defense: str) -> str:
     return f"**{defense}** {head} ({levels})."
 
 
-def claim_all_stop(rows: pd.DataFrame, covered) -> tuple[str, str]:
-    tested = rows[rows.level.map(covered)]
-    if tested.empty:
-        return "not tested", "no measured level in the claimed range"
-    outcomes = ", ".join(f"{d} {lv:g}: {v}" for d, lv, v in zip(tested.defense, tested.level, tested.verdict))
-    return ("held" if (tested.verdict == "stops").all() else "did not hold"), outcomes
+# DLG's defense claims (experiments/claims.yaml), in the order the table lists them.
+DEFENSE_CLAIMS = ("noise_high_stops", "noise_low_leaks", "precision_does_not_protect", "pruning_above_20_stops",
+                  "pruning_below_20_leaks")
 
 
-def claims(summary: pd.DataFrame) -> list[tuple[str, str, str]]:
-    noise = summary[summary.defense.isin(NOISE)]
-    pruning = summary[summary.defense == "pruning"]
-    fp16 = summary[summary.defense == "fp16"]
-    noise_level, pruning_level = paper_value(NOISE_CLAIM), paper_value(PRUNING_CLAIM)
-    noise_held, noise_measured = claim_all_stop(noise, lambda v: v >= noise_level)
-    lower = noise[(noise.level < noise_level) & (noise.verdict == "stops")]
-    if len(lower):
-        noise_measured += "; lower variances stop it too: " + ", ".join(
-            f"{d} {lv:g}" for d, lv in zip(lower.defense, lower.level))
-    pruning_held, pruning_measured = claim_all_stop(pruning, lambda v: v > pruning_level)
-    low_pruning = pruning[(pruning.level <= pruning_level) & (pruning.verdict == "stops")]
-    if len(low_pruning):
-        pruning_measured += f"; ratios <= {pruning_level:g} stop it too: " + ", ".join(f"{lv:g}" for lv in low_pruning.level)
-    if fp16.empty:
-        fp16_held, fp16_measured = "not tested", "no fp16 cell"
-    else:
-        fp16_held = "held" if (fp16.verdict == "leaks").all() else "did not hold"
-        fp16_measured = ", ".join(f"fp16: {v} ({r:.0%} success)" for v, r in zip(fp16.verdict, fp16.rate))
-    return [(claim(NOISE_CLAIM)["statement"], noise_measured, noise_held),
-            (claim(PRECISION_CLAIM)["statement"] + " (fp16 measured here)", fp16_measured, fp16_held),
-            (claim(PRUNING_CLAIM)["statement"], pruning_measured, pruning_held)]
+def claims(raw: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(statement, measured, verdict) per defense claim: the ledger's evaluation of these per-image rows."""
+    from sharegrad.claims.ledger import evaluate_tables
+
+    summary, _ = evaluate_tables({"defenses": raw}, [claim(c) for c in DEFENSE_CLAIMS])
+    return [(row.statement, row.measured, row.says) for row in summary.itertuples()]
 
 
-def section(cell: dict, rows: pd.DataFrame) -> str:
+def section(cell: dict, rows: pd.DataFrame, raw: pd.DataFrame) -> str:
     baseline = rows[rows.defense == "none"]
     lines = [f"## {cell['model']}, batch size {cell['batch_size']}, {cell['attack']} "
              f"({cell['iterations']} L-BFGS steps, line search {cell['line_search']}, labels {cell['labels']}), "
@@ -95,8 +75,8 @@ def section(cell: dict, rows: pd.DataFrame) -> str:
             lines.append(f"Every verdict below rests on {b.attacks} attack{'s' if b.attacks != 1 else ''} per level "
                          f"(fewer than {FEW_IMAGES}): it is the outcome on these images, not a rate.")
         if b.verdict != "leaks":
-            lines.append("The baseline itself does not leak here, so the claims below cannot be judged "
-                         "(inconclusive): a defense cannot stop a leak that is not there.")
+            lines.append("The baseline itself does not leak here, so no claim that a defense stops the attack can be "
+                         "judged (the ledger says inconclusive): a defense cannot stop a leak that is not there.")
     else:
         lines.append("No baseline (defense none) in this cell, so the claims below cannot be judged.")
     for defense in [d for d in NOISE + PRUNING if d in set(rows.defense)]:
@@ -109,12 +89,10 @@ def section(cell: dict, rows: pd.DataFrame) -> str:
     others = sorted(set(rows.defense) - set(NOISE + PRUNING + PRECISION + ("none",)))
     for defense in others:
         lines.append("- " + describe_levels(rows[rows.defense == defense], defense))
-    lines.append("\n| DLG's claim | measured | verdict |\n| --- | --- | --- |")
-    baseline_leaks = len(baseline) > 0 and baseline.iloc[0].verdict == "leaks"
-    for claim, measured, held in claims(rows):
-        if not baseline_leaks and held != "not tested":
-            held = "inconclusive"
-        lines.append(f"| {claim} | {measured} | **{held}** |")
+    lines.append("\nDLG's claims on this cell, as the claims ledger judges them (`sharegrad claims`):\n")
+    lines.append("| DLG's claim | measured | verdict |\n| --- | --- | --- |")
+    for statement, measured, says in claims(raw):
+        lines.append(f"| {statement} | {measured} | **{says}** |")
     return "\n".join(lines) + "\n"
 
 
@@ -128,10 +106,16 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
              f"({len(table)} attacked images: {len(summary)} defense and level cells of "
              f"{' to '.join(str(n) for n in (per_cell[0], per_cell[-1]) if n is not None) if len(per_cell) > 1 else per_cell[0]}"
              f" image{'s' if per_cell[-1] != 1 else ''} each; config {options.get('config', 'unknown')}). "
-             f"Verdicts: {describe_thresholds(thresholds)}; success = image MSE < {table.success_mse.iloc[0]:g}. "
-             f"DLG's claims: Zhu et al. 2019, section 5, as experiments/claims.yaml states them (recalled, not "
-             f"re-read from the paper).\n", sample(summary, options.get("notes")) + "\n"]
+             f"Verdicts per level: {describe_thresholds(thresholds)}; success = image MSE < "
+             f"{table.success_mse.iloc[0]:g}. DLG's claims: as experiments/claims.yaml states them, judged by the "
+             f"claims ledger under each claim's success tier.\n", sample(summary, options.get("notes")) + "\n"]
+    cell_columns = [c for c in CELL if c in table]
     for key, rows in summary.groupby(CELL, sort=False):
-        parts.append(section(dict(zip(CELL, key)), rows))
+        values = dict(zip(CELL, key))
+        mask = pd.Series(True, index=table.index)
+        for column in cell_columns:
+            mask &= table[column].astype(str) == str(values[column])
+        raw = table[mask]
+        parts.append(section(values, rows, raw))
     parts.append("## Table\n\n" + markdown(summary) + "\n")
     write_text(output, "\n".join(parts))
