@@ -86,3 +86,74 @@ def test_wrap_without_a_link_returns_the_communicator_and_refuses_nonsense():
         LinkSpec.from_units(-1, 15)
     with pytest.raises(UserError, match="bandwidth"):
         LinkSpec.from_units(10, 0)
+
+
+# ---------------------------------------------------------------- a payload: paper-scale bytes through the link
+
+PAYLOAD_NUMEL, PAYLOAD_SCALE = 25_000, 10.0  # 100 kB of real tensor standing for 1 MB
+
+
+@pytest.fixture(scope="module")
+def payload_rows():
+    from sharegrad.wan.probes import payload_transfers
+
+    return run_local(payload_transfers, 2, (LATENCY_MS, BANDWIDTH_MBPS, PAYLOAD_NUMEL, PAYLOAD_SCALE), timeout_s=150)
+
+
+def test_a_payload_moves_that_many_bytes_through_the_process_group_and_the_link_charges_them(payload_rows):
+    padded = int(round(4 * PAYLOAD_NUMEL * PAYLOAD_SCALE))
+    for rank_rows in payload_rows:
+        rows = {row["kind"]: row for row in rank_rows}
+        assert set(rows) == {"all_reduce", "all_gather", "count_external", "slotted_as_gather"}
+        for kind, row in rows.items():
+            # real tensors of the payload's size went through torch.distributed (the filler rounds up to 4 bytes)
+            assert padded <= row["moved_bytes"] < padded + 4, (kind, row)
+            assert row["filler_bytes"] == row["moved_bytes"] - row["payload_bytes"]
+        assert rows["all_reduce"]["charged_bytes"] == ring_bytes(padded, 2)
+        assert rows["all_gather"]["charged_bytes"] == ring_bytes(padded, 2, "all_gather")
+        assert rows["count_external"]["charged_bytes"] == ring_bytes(padded, 2)
+        # one slot per rank, gathered: half the bytes of the all-reduce at 2 ranks
+        assert rows["slotted_as_gather"]["charged_bytes"] == ring_bytes(padded // 2, 2, "all_gather")
+        for row in rows.values():
+            expected = LATENCY_MS / 1000 + 8 * row["charged_bytes"] / (BANDWIDTH_MBPS * 1e6)
+            assert row["elapsed_s"] >= expected, row
+
+
+def test_a_payload_is_waited_for_as_the_link_says(monkeypatch):
+    """Exact arithmetic on a fake clock: an all-reduce of b real bytes at payload scale s completes at
+    start + L + ring(s b) / B, and two in flight queue on the link."""
+    import torch
+
+    from sharegrad.sync.comm import Handle
+    from sharegrad.wan import link as link_module
+
+    clock = FakeClock()
+
+    class Work:
+        def wait(self):
+            return True
+
+    class Comm(FakeComm):
+        group = None
+
+        def all_reduce(self, tensor, async_op=False, average=True):
+            return Handle(self, tensor, None, average, clock(), ring_bytes(tensor.numel() * 4, 2))
+
+    sent = []
+    monkeypatch.setattr(link_module.dist, "all_reduce", lambda t, group=None, async_op=False: sent.append(t.numel())
+                        or Work())
+    link = EmulatedLink(Comm(), LinkSpec.from_units(300, 15), clock=clock, sleep=clock.sleep, payload_scale=8.0)
+    first = link.all_reduce(torch.zeros(1000), async_op=True)
+    second = link.all_reduce(torch.zeros(1000), async_op=True)
+    send = 8 * ring_bytes(8 * 4000, 2) / 15e6
+    assert sent == [7000, 7000]  # the filler: the 7000 elements the real 1000 lack
+    assert first.due == pytest.approx(send + 0.3)
+    assert second.due == pytest.approx(2 * send + 0.3)
+    second.wait()
+    assert clock.now == pytest.approx(2 * send + 0.3)
+    assert link.link_counters.wire_bytes == 2 * ring_bytes(32000, 2)
+
+
+def test_a_payload_below_the_model_is_refused():
+    with pytest.raises(UserError, match="payload scale must be >= 1"):
+        EmulatedLink(FakeComm(), LinkSpec.from_units(300, 15), payload_scale=0.5)

@@ -14,7 +14,7 @@ from sharegrad.train.trainer import TrainSpec
 from sharegrad.wan import model as wan_model
 from sharegrad.wan.measure import MeasureSpec
 from sharegrad.wan.probes import measure_specs, train_specs
-from sharegrad.wan.tables import paper_projection
+from sharegrad.wan.tables import paper_projection, projection_ratio, with_model
 
 
 def simulate_step_seconds(compute_s, delay, period, latency_s, send_s, steps=3000) -> float:
@@ -83,7 +83,8 @@ def test_paper_scale_projection_follows_from_its_inputs():
 METHODS = [dict(method="sync"), dict(method="dgc", ratio=0.05), dict(method="delayed", delay=2),
            dict(method="delayed_sparse", delay=1, period=2),
            dict(method="delayed_sparse_topk", delay=2, period=2, ratio=0.05),
-           dict(method="localsgd", period=2), dict(method="powersgd", powersgd_rank=2)]
+           dict(method="localsgd", period=2), dict(method="powersgd", powersgd_rank=2),
+           dict(method="diloco", period=3), dict(method="streaming_diloco", period=4, fragments=2, overlap=1)]
 
 
 def test_bytes_the_model_assumes_are_the_bytes_each_method_sent(digits_file):
@@ -108,3 +109,67 @@ def test_topk_dts_sending_everything_is_dts(digits_file):
     dense, full, sparse = ranks[0]
     assert torch.allclose(dense["weights"], full["weights"], atol=1e-12, rtol=0)
     assert not torch.allclose(dense["weights"], sparse["weights"], atol=1e-6, rtol=0)
+
+
+PAPER = dict(world=4, parameters=25_600_000, compute_s=0.2, latency_ms=300, bandwidth_mbps=15)
+
+
+def test_utilisation_at_paper_scale_by_hand():
+    """Sync waits for L + ring bytes / B every step; DTS top-k (20, 20) gathering 1% of 25.6M parameters
+    (index, weight and momentum change per entry) is bandwidth-bound at 15 Mb/s: one window per send."""
+    shapes = [(PAPER["parameters"],)]
+    sync = wan_model.comm_pattern("sync", shapes, PAPER["world"], 0.9)
+    ring = 2 * 3 / 4 * PAPER["parameters"] * 4
+    assert wan_model.utilisation(0.2, sync, 300, 15) == pytest.approx(0.2 / (0.2 + 0.3 + 8 * ring / 15e6))
+    assert not wan_model.bandwidth_bound(0.2, sync, 300, 15)
+    topk = wan_model.comm_pattern("delayed_sparse_topk", shapes, PAPER["world"], 0.9, 20, 20, 0.01,
+                                  topk_exchange="all_gather")
+    send = 8 * 3 * 256_000 * 12 / 15e6
+    assert wan_model.bandwidth_bound(0.2, topk, 300, 15)
+    assert wan_model.utilisation(0.2, topk, 300, 15) == pytest.approx(0.2 / (send / 20))
+    assert wan_model.utilisation(0.2, topk, 300, 10_000) == pytest.approx(1.0)
+    diloco = wan_model.comm_pattern("diloco", shapes, PAPER["world"], 0.9, period=100)
+    assert wan_model.utilisation(0.2, diloco, 300, 15) == pytest.approx(20 / (20 + 0.3 + 8 * ring / 15e6))
+
+
+def test_projection_beside_a_measured_row_and_their_ratio():
+    """projected = the model fed only the stated compute, the link and the bytes; the ratio is projected over
+    measured."""
+    import pandas as pd
+
+    ring = int(2 * 3 / 4 * PAPER["parameters"] * 4)
+    row = {"compute_s": 0.2, "latency_ms": 300.0, "bandwidth_mbps": 15.0, "pattern_delay": 0, "pattern_period": 1,
+           "pattern_rounds": 1, "pattern_wire_bytes": ring, "compute_per_step_s": 0.25, "single_rank_step_s": 0.21,
+           "scalability": 0.0021}
+    small = {**row, "compute_s": math.nan}
+    out = with_model(pd.DataFrame([row, small]))
+    projected = 0.2 / (0.2 + 0.3 + 8 * ring / 15e6)
+    assert out.projected_scalability[0] == pytest.approx(projected)
+    assert out.projected_over_measured[0] == pytest.approx(projected / 0.0021)
+    assert math.isnan(out.projected_scalability[1]) and math.isnan(out.projected_over_measured[1])
+    assert projection_ratio(0.5, 0.25) == 2.0
+
+
+def test_emulated_payload_and_compute_are_measured(digits_file):
+    """A payload of 400k parameters on the 38k-parameter digits CNN: the link carries 400k parameters' bytes
+    per sync, and every step computes at least the stated time."""
+    import pandas as pd
+
+    specs = [MeasureSpec(method=m, delay=d, period=p, topk_exchange=x, batch_size=16, latencies_ms=[20.0],
+                         bandwidths_mbps=[100.0], min_steps=4, min_cycles=1, baseline_steps=3, settle_steps=1,
+                         compute_s=0.03, payload_parameters=400_000)
+             for m, d, p, x in [("sync", 0, 1, "slotted"), ("delayed_sparse_topk", 2, 2, "all_gather")]]
+    ranks = run_local(measure_specs, 2, (specs, digits_file), timeout_s=170)
+    for spec, rows in zip(specs, ranks[0]):
+        (row,) = rows
+        assert row["payload_scale"] == pytest.approx(400_000 / 38_282)
+        assert row["wire_bytes_per_step"] == pytest.approx(row["pattern_wire_bytes"] / row["pattern_period"],
+                                                           rel=1e-3), spec.method
+        assert row["compute_per_step_s"] >= 0.03 and row["single_rank_step_s"] >= 0.03
+        assert row["real_compute_per_step_s"] < row["compute_per_step_s"]
+    sync = ranks[0][0][0]
+    assert sync["pattern_wire_bytes"] == round(400_000 * 4)  # a ring all-reduce at 2 ranks sends the payload
+    assert sync["step_s"] >= 0.03 + 0.02 + 8 * 1_600_000 / 100e6
+    table = with_model(pd.DataFrame([rows[0] for rows in ranks[0]]))
+    # the projection from the stated inputs alone, against the emulation of the same inputs
+    assert ((table.projected_over_measured > 0.5) & (table.projected_over_measured < 2)).all(), table

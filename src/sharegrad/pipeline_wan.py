@@ -3,6 +3,13 @@
 A job is one sync method with its options; it measures every (latency,
 bandwidth) of the grid in one process group, so torchrun starts once per
 method, not once per point. Its path spells the method's options.
+
+Paper-scale emulation (``wan.setup.compute_s``, ``wan.setup.payload_parameters``,
+see ``wan/measure.py``) applies to every job; an entry of ``wan.methods`` may
+give its own ``latency_ms``, ``bandwidth_mbps`` and ``payload_parameters``
+(null: the model's own), e.g. a latency sweep beside the section's grid. Those
+and the options of newer methods are spelled in the path only when given, so
+the paths of the other jobs stay as they were.
 """
 
 from __future__ import annotations
@@ -14,31 +21,53 @@ from sharegrad import grid
 from sharegrad.errors import UserError
 
 JOB_DEFAULTS = {"delay": 0, "period": 1, "ratio": 0.01, "powersgd_rank": 2, "warmup_steps": 0}
-JOB_KEYS = ["method", *JOB_DEFAULTS]
+# Spelled in the path only when the entry gives them.
+OPTIONAL = {"outer_lr": 0.7, "outer_momentum": 0.9, "fragments": 1, "overlap": 0, "mix": 0.0,
+            "topk_exchange": "slotted"}
+LINK_KEYS = ("latency_ms", "bandwidth_mbps", "payload_parameters")
+JOB_KEYS = ["method", *JOB_DEFAULTS, *OPTIONAL, *LINK_KEYS]
 # Options each method takes; the others must keep their defaults.
 USES = {"delay": ("delayed", "delayed_sparse", "delayed_sparse_topk"),
-        "period": ("sparse", "delayed_sparse", "delayed_sparse_topk", "localsgd"),
+        "period": ("sparse", "delayed_sparse", "delayed_sparse_topk", "localsgd", "diloco", "streaming_diloco"),
         "ratio": ("dgc", "delayed_sparse_topk"), "powersgd_rank": ("powersgd",),
-        "warmup_steps": ("localsgd", "powersgd")}
+        "warmup_steps": ("localsgd", "powersgd"),
+        "outer_lr": ("diloco", "streaming_diloco"), "outer_momentum": ("diloco", "streaming_diloco"),
+        "fragments": ("streaming_diloco",), "overlap": ("streaming_diloco",), "mix": ("streaming_diloco",),
+        "topk_exchange": ("delayed_sparse_topk",)}
+NO_PAYLOAD = "own"  # path value of payload_parameters: null
+
+
+def _path_value(value) -> str:
+    if isinstance(value, list):
+        return "_".join(f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in value)
+    return NO_PAYLOAD if value is None else str(value)
 
 
 def wan_jobs(config: dict) -> list[dict]:
+    from sharegrad.stages.wan import validate_emulation
+
+    setup = config["wan"]["setup"]
     jobs, seen = [], set()
-    for spec in config["wan"]["methods"]:
+    for i, spec in enumerate(config["wan"]["methods"]):
         unknown = set(spec) - set(JOB_KEYS)
         if unknown:
             raise UserError(f"wan.methods: unknown key(s) {sorted(unknown)}; use {JOB_KEYS}")
         if "method" not in spec:
             raise UserError(f"wan.methods: an entry without a method: {spec}")
         job = {"method": spec["method"], **{k: spec.get(k, v) for k, v in JOB_DEFAULTS.items()}}
+        job.update({k: spec[k] for k in (*OPTIONAL, *LINK_KEYS) if k in spec})
         base = job["method"].removesuffix("_nocomp")
         for key, methods in USES.items():
-            if base not in methods and str(job[key]) != str(JOB_DEFAULTS[key]):
+            default = JOB_DEFAULTS.get(key, OPTIONAL.get(key))
+            if base not in methods and str(job.get(key, default)) != str(default):
                 raise UserError(f"wan.methods: method {job['method']} takes no {key} (got {job[key]})")
         if job["method"] == "ddp":
             raise UserError("wan.methods: ddp cannot run over the emulated link (it waits inside backward); "
                             "use sync")
-        key = grid.cell_path(job)
+        payload = job["payload_parameters"] if "payload_parameters" in job else setup.get("payload_parameters")
+        validate_emulation(setup.get("compute_s"), payload, job.get("topk_exchange", "slotted"), base,
+                           config["wan"]["steps"].get("settle_steps", 1), prefix=f"wan.methods[{i}].")
+        key = grid.cell_path({k: _path_value(v) for k, v in job.items()})
         if key not in seen:
             seen.add(key)
             jobs.append(job)
@@ -47,23 +76,33 @@ def wan_jobs(config: dict) -> list[dict]:
 
 def wan_run_files(config: dict) -> list[str]:
     root = f"results/{config['name']}"
-    return [f"{root}/wan/{grid.cell_path(job)}/points.json" for job in wan_jobs(config)]
+    return [f"{root}/wan/{grid.cell_path({k: _path_value(v) for k, v in job.items()})}/points.json"
+            for job in wan_jobs(config)]
 
 
 def wan_cli_args(config: dict, job_path: str) -> str:
     job = grid.parse_cell_path(job_path)
     section = config["wan"]
     setup, steps = section["setup"], section["steps"]
+    latencies = job["latency_ms"].split("_") if "latency_ms" in job else section["latency_ms"]
+    bandwidths = job["bandwidth_mbps"].split("_") if "bandwidth_mbps" in job else section["bandwidth_mbps"]
     args = ["--method", job["method"], "--dataset", setup["dataset"], "--data-root", setup["data_root"],
             "--model", setup["model"], "--batch-size", setup["batch_size"], "--lr", setup["lr"],
             "--momentum", setup["momentum"], "--weight-decay", setup["weight_decay"], "--seed", config["seed"],
-            "--latency-ms", *section["latency_ms"], "--bandwidth-mbps", *section["bandwidth_mbps"],
+            "--latency-ms", *latencies, "--bandwidth-mbps", *bandwidths,
             "--min-steps", steps["min_steps"], "--min-cycles", steps["min_cycles"],
             "--point-budget-s", steps["point_budget_s"], "--baseline-steps", steps["baseline_steps"],
             "--threads", 1, "--comm-timeout", section["comm_timeout"]]
+    if "settle_steps" in steps:
+        args += ["--settle-steps", steps["settle_steps"]]
+    if "compute_s" in setup:
+        args += ["--compute-s", setup["compute_s"]]
+    payload = job.get("payload_parameters", setup.get("payload_parameters"))
+    if payload is not None and str(payload) != NO_PAYLOAD:
+        args += ["--payload-parameters", payload]
     base = job["method"].removesuffix("_nocomp")
     for key, methods in USES.items():
-        if base in methods:
+        if base in methods and key in job:
             args += [f"--{key.replace('_', '-')}", job[key]]
     return " ".join(shlex.quote(str(a)) for a in args)
 

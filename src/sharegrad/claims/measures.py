@@ -31,13 +31,13 @@ CELL_COLUMNS = {
     "dtc": ["dataset", "model", "method", "delay", "period", "ratio", "powersgd_rank", "warmup_steps", "defense",
             "defense_level", "epochs", "batch_size", "lr", "momentum", "weight_decay", "world_size", "setup"],
     "wan": ["model", "method", "delay", "period", "ratio", "powersgd_rank", "warmup_steps", "momentum", "latency_ms",
-            "bandwidth_mbps", "world_size"],
+            "bandwidth_mbps", "world_size", "payload_parameters", "compute_s", "topk_exchange"],
     "wan_projection": ["name", "method", "delay", "period", "ratio", "servers", "latency_ms", "bandwidth_mbps"],
 }
 # Columns shown to say what a cell measured (model, data, budget), where present.
 DESCRIBE = ["dataset", "model", "batch_size", "attack", "line_search", "labels", "iterations", "defense", "level",
             "method", "delay", "period", "ratio", "momentum", "defense_level", "epochs", "latency_ms", "bandwidth_mbps",
-            "world_size", "name"]
+            "world_size", "name", "payload_parameters", "compute_s", "topk_exchange"]
 
 
 @dataclass
@@ -198,6 +198,30 @@ def hidden_latency(rows: pd.DataFrame, table: pd.DataFrame, cell: dict, claim: d
     return Measurement(value=value, n=len(rows),
                        text=f"{value:.2f} s (model at paper scale, compute {rows.compute_s_per_step.iloc[0]:g} s/step "
                             f"assumed, {rows.fast_bandwidth_mbps.iloc[0]:g} Mb/s)")
+
+
+@register_measure("hidden_latency_measured")
+def hidden_latency_measured(rows: pd.DataFrame, table: pd.DataFrame, cell: dict, claim: dict,
+                            source: str) -> Measurement:
+    """Largest swept latency (seconds) up to which the measured scalability stays >= ``rule.factor`` x the
+    zero-latency one. The claim's cells select the sweep's zero-latency point; the sweep is that cell's rows
+    at every latency. The interval is what the sweep's grid can say: [held, first failing) where the first
+    failing latency is past the claim's threshold, [held, held] where it is not (the claim fails there)."""
+    from sharegrad.wan.tables import largest_latency_within
+
+    fraction = float(claim["rule"].get("factor", 1.0))
+    wanted = {k: v for k, v in cell.items() if k != "latency_ms" and v != "-"}
+    sweep = select(table, wanted)
+    if "compute_s" in cell and cell["compute_s"] == "-":  # select cannot match a missing value
+        sweep = sweep[sweep.compute_s.isna()] if "compute_s" in sweep else sweep
+    held, failed = largest_latency_within(sweep, fraction)
+    threshold = float(claim["rule"].get("threshold", math.inf))
+    high = held if failed is not None and failed <= threshold else (failed if failed is not None else 1e9)
+    swept = ", ".join(f"{lat / 1000:g} s: {value:.3f}" for lat, value in
+                      sweep.groupby("latency_ms").scalability.mean().items())
+    below = f"first below at {failed:g} s" if failed is not None else "none below"
+    return Measurement(value=held, n=int(sweep.latency_ms.nunique()), low=held, high=high,
+                       text=f"{held:g} s within {fraction:g} x the zero-latency scalability ({below}; {swept})")
 
 
 @register_measure("bytes_per_step_vs_sync_over_period")

@@ -269,8 +269,7 @@ def measure(comm: Communicator, spec: MeasureSpec, data: TrainData) -> list[dict
                 "compute_per_step_s": compute_s, "wire_bytes_per_step": wire / measured,
                 "pattern_delay": pattern.delay, "pattern_period": pattern.period, "pattern_rounds": pattern.rounds,
                 "pattern_wire_bytes": pattern.wire_bytes, "method_label": method.label,
-                "compute_s": spec.compute_s if spec.compute_s is not None else math.nan,
-                "payload_parameters": spec.payload_parameters if spec.payload_parameters is not None else math.nan,
+                "compute_s": spec.compute_s, "payload_parameters": spec.payload_parameters,  # None: not set
                 "payload_scale": scale, "filler_bytes_per_step": filler / measured,
                 "real_compute_per_step_s": comm.mean([real_compute])[0], "compute_overrun_steps": int(overruns),
                 "topk_exchange": spec.topk_exchange if spec.method == "delayed_sparse_topk" else "-",

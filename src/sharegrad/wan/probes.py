@@ -49,3 +49,49 @@ def train_specs(comm, device, specs, data_root: str) -> list[dict]:
     from sharegrad.sync import dts_topk  # noqa: F401  (registers delayed_sparse_topk in this process)
 
     return run_specs(comm, device, specs, data_root, trace=False)
+
+
+def payload_transfers(comm, device, latency_ms: float, bandwidth_mbps: float, numel: int, scale: float) -> list[dict]:
+    """Each collective kind once on a fresh link with ``payload_scale``: seconds from call to result, the
+    bytes the link charged, and the elements that really went through torch.distributed (counted by
+    wrapping its collectives while the link runs)."""
+    import torch.distributed as dist
+
+    from sharegrad.wan import link as link_module
+
+    moved = {"elements": 0}
+    real_all_reduce, real_all_gather = dist.all_reduce, dist.all_gather
+
+    def counting_all_reduce(tensor, *args, **kwargs):
+        moved["elements"] += tensor.numel()
+        return real_all_reduce(tensor, *args, **kwargs)
+
+    def counting_all_gather(outputs, tensor, *args, **kwargs):
+        moved["elements"] += tensor.numel()
+        return real_all_gather(outputs, tensor, *args, **kwargs)
+
+    rows = []
+    dist.all_reduce, dist.all_gather = counting_all_reduce, counting_all_gather
+    try:
+        for kind in ("all_reduce", "all_gather", "count_external", "slotted_as_gather"):
+            link = link_module.EmulatedLink(comm, LinkSpec.from_units(latency_ms, bandwidth_mbps), payload_scale=scale,
+                                            gather_slots=kind == "slotted_as_gather")
+            tensor = torch.ones(numel)
+            payload = numel * tensor.element_size()
+            comm.barrier()
+            moved["elements"] = 0
+            began = time.perf_counter()
+            if kind in ("all_reduce", "slotted_as_gather"):
+                link.all_reduce(tensor, async_op=True, average=kind == "all_reduce").wait()
+            elif kind == "all_gather":
+                link.all_gather(tensor)
+            else:
+                real_all_reduce(tensor)  # the collective torch's machinery ran, then reported
+                moved["elements"] += numel
+                link.count_external(payload)
+            rows.append({"kind": kind, "elapsed_s": time.perf_counter() - began, "payload_bytes": payload,
+                         "charged_bytes": link.link_counters.wire_bytes, "moved_bytes": 4 * moved["elements"],
+                         "filler_bytes": link.link_counters.filler_bytes})
+    finally:
+        dist.all_reduce, dist.all_gather = real_all_reduce, real_all_gather
+    return rows

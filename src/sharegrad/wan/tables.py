@@ -12,12 +12,17 @@ from sharegrad.errors import UserError
 from sharegrad.wan import model as wan_model
 
 PARAM_KEYS = ["method", "delay", "period", "ratio", "powersgd_rank", "warmup_steps", "model", "batch_size",
-              "momentum", "dataset", "threads", "seed"]
+              "momentum", "dataset", "threads", "seed", "outer_lr", "outer_momentum", "fragments", "overlap", "mix"]
+# Paper-scale emulation settings (absent from runs measured before they existed: NaN / "-" there).
+EMULATION_DEFAULTS = {"compute_s": math.nan, "payload_parameters": math.nan, "payload_scale": 1.0,
+                      "filler_bytes_per_step": 0.0, "real_compute_per_step_s": math.nan,
+                      "compute_overrun_steps": 0, "topk_exchange": "-"}
 
 
-def method_name(method: str, delay: int, period: int, ratio: float, powersgd_rank: int = 2) -> str:
+def method_name(method: str, delay: int, period: int, ratio: float, powersgd_rank: int = 2,
+                fragments: int = 1, overlap: int = 0, topk_exchange: str = "slotted") -> str:
     """A short display name that spells the options the method uses."""
-    topk = f" + top-k {100 * ratio:g}%"
+    topk = f" + top-k {100 * ratio:g}%" + (" (all-gather)" if topk_exchange == "all_gather" else "")
     base = method.removesuffix("_nocomp")
     suffix = " (no comp.)" if method.endswith("_nocomp") else ""
     if base == "sync":
@@ -44,6 +49,10 @@ def method_name(method: str, delay: int, period: int, ratio: float, powersgd_ran
         return f"local SGD({period})"
     if base == "powersgd":
         return f"PowerSGD(rank {powersgd_rank})"
+    if base == "diloco":
+        return f"DiLoCo(H={period})"
+    if base == "streaming_diloco":
+        return f"Streaming DiLoCo(H={period}, F={fragments}, tau={overlap})"
     return method
 
 
@@ -78,7 +87,21 @@ def with_model(frame: pd.DataFrame) -> pd.DataFrame:
                                                             row["latency_ms"], row["bandwidth_mbps"])
         for _, row in out.iterrows()]
     out["scalability_vs_solo_model"] = out["scalability"] / out["model_scalability_solo_compute"] - 1.0
+    # Paper-scale rows: the projection from the documented inputs alone (the stated compute per step, the
+    # link, the payload's bytes), next to what the emulation measured with the same inputs.
+    projected = []
+    for _, row in out.iterrows():
+        compute = float(row["compute_s"])
+        projected.append(wan_model.utilisation(compute, _pattern(row), row["latency_ms"], row["bandwidth_mbps"])
+                         if math.isfinite(compute) else math.nan)
+    out["projected_scalability"] = projected
+    out["projected_over_measured"] = projection_ratio(out["projected_scalability"], out["scalability"])
     return out
+
+
+def projection_ratio(projected, measured):
+    """Projected scalability over measured (1: the projection is what the emulation measured)."""
+    return projected / measured
 
 
 def points_table(files: list[Path]) -> pd.DataFrame:
@@ -90,18 +113,34 @@ def points_table(files: list[Path]) -> pd.DataFrame:
             raise UserError(f"cannot read WAN run {file} ({exc}); delete it and rerun its rule") from None
         params = record["parameters"]
         base = {k: params.get(k) for k in PARAM_KEYS}
+        exchange = params.get("topk_exchange", "slotted") if params["method"] == "delayed_sparse_topk" else "-"
         base["name"] = method_name(params["method"], params["delay"], params["period"], params["ratio"],
-                                   params["powersgd_rank"])
+                                   params["powersgd_rank"], params.get("fragments") or 1, params.get("overlap") or 0,
+                                   exchange)
         machine = record["machine"]
         base["cores_available"] = machine["before"]["cores_available"]
         base["load_1min_before"] = machine["before"]["load_average_1_5_15"][0]
         base["load_1min_after"] = machine["after"]["load_average_1_5_15"][0]
         base["device"] = record["provenance"]["device"]
         for point in record["points"]:
-            rows.append({**base, **point})
+            rows.append({**base, **EMULATION_DEFAULTS, "topk_exchange": exchange, **point})
     if not rows:
         raise UserError("no WAN points in the given files")
-    return with_model(pd.DataFrame(rows))
+    frame = pd.DataFrame(rows)
+    # The parameters the link carried: the payload where one was set, else the model's own.
+    own = frame.apply(lambda r: own_parameters(r["model"], r["dataset"]), axis=1)
+    frame["payload_parameters"] = pd.to_numeric(frame.payload_parameters, errors="coerce").fillna(own).astype("int64")
+    return with_model(frame)
+
+
+def own_parameters(model: str, dataset: str) -> int:
+    from sharegrad.train.models import build_train_model
+
+    classes, channels = DATASET_SHAPES[dataset]
+    return sum(p.numel() for p in build_train_model(model, classes, channels, 0).parameters())
+
+
+DATASET_SHAPES = {"digits": (10, 1)}  # (classes, input channels) of the datasets the WAN stage trains on
 
 
 PROJECTED = [  # (method, uses delay, uses period, top-k, the claim whose paper figure sits beside it)
@@ -155,3 +194,29 @@ def paper_projection(inputs: dict) -> pd.DataFrame:
             "slides_hidden_latency_s": paper_value(HIDDEN_LATENCY_CLAIM) if method == "delayed" else math.nan,
         })
     return pd.DataFrame(rows)
+
+
+def latency_sweeps(points: pd.DataFrame) -> list[tuple[dict, pd.DataFrame]]:
+    """Paper-scale-compute runs of one method over several latencies at one bandwidth: (key, rows by latency)."""
+    if "compute_s" not in points:
+        return []
+    padded = points[pd.to_numeric(points.compute_s, errors="coerce").notna()]
+    keys = ["name", "method", "delay", "period", "compute_s", "bandwidth_mbps", "world_size"]
+    out = []
+    for key, rows in padded.groupby(keys, sort=True):
+        if rows.latency_ms.nunique() > 1 and (rows.latency_ms == 0).any():
+            out.append((dict(zip(keys, key)), rows.sort_values("latency_ms")))
+    return out
+
+
+def largest_latency_within(rows: pd.DataFrame, fraction: float) -> tuple[float, float | None]:
+    """(largest swept latency in seconds up to which every point's scalability stays >= fraction x the
+    zero-latency one, the first swept latency in seconds where it does not: None if none fails)."""
+    rows = rows.groupby("latency_ms", as_index=False).scalability.mean().sort_values("latency_ms")
+    reference = float(rows.scalability[rows.latency_ms == 0].iloc[0])
+    held = 0.0
+    for latency, value in zip(rows.latency_ms, rows.scalability):
+        if value < fraction * reference:
+            return held, float(latency) / 1000.0
+        held = float(latency) / 1000.0
+    return held, None
