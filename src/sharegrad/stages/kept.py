@@ -258,13 +258,21 @@ def figure_targets(overlay: Overlay, config: dict) -> dict[str, tuple[object, di
     return out
 
 
-def run_overlay(overlay: Overlay, cores: int | None) -> int:
-    config = overlay_config(overlay)
-    figures = [f"results/{overlay.name}/figures/{f}" for f in figure_targets(overlay, config)]
-    command = overlay.snakemake_command(cores) + figures
+def run_overlay(overlay: Overlay, cores: int | None) -> tuple[int, list[str]]:
+    """The overlay's own command (its return code), then the figures of its sections in a second call whose
+    failures do not count: an overlay inherits the base config's figure instances, some of which draw cells
+    it does not have. Returns (return code, the figures that were not drawn)."""
     snakemake = Path(sys.executable).with_name("snakemake")
+    program = str(snakemake) if snakemake.exists() else "snakemake"
+    command = overlay.snakemake_command(cores)
     print("$ " + " ".join(shlex.quote(w) for w in command), flush=True)
-    return subprocess.run([str(snakemake) if snakemake.exists() else "snakemake", *command[1:]]).returncode
+    code = subprocess.run([program, *command[1:]]).returncode
+    if code != 0:
+        return code, []
+    names = list(figure_targets(overlay, overlay_config(overlay)))
+    figures = [f"results/{overlay.name}/figures/{name}" for name in names]
+    subprocess.run([program, *command[1:command.index("--")], "--", *figures], capture_output=True)
+    return code, [n for n, f in zip(names, figures) if not Path(f).exists()]
 
 
 def keep_overlay(overlay: Overlay) -> list[str]:
@@ -472,8 +480,12 @@ def register_cli(subparsers) -> None:
         failed = []
         for overlay in overlays:
             if not args.no_run:
-                if run_overlay(overlay, args.cores) != 0:
+                code, not_drawn = run_overlay(overlay, args.cores)
+                if code != 0:
                     failed.append(overlay.name)  # --keep-going: what finished is still kept below
+                if not_drawn:
+                    print(f"{overlay.name}: not drawn (cells the overlay does not have; see "
+                          f"logs/{overlay.name}/figures/): {', '.join(not_drawn)}", flush=True)
                 print(f"{overlay.name}: kept " + (", ".join(keep_overlay(overlay)) or "nothing new"), flush=True)
             if overlay.folder.exists():
                 tables, refused = render_tables(overlay)
