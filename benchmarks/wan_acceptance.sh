@@ -12,6 +12,7 @@ common=(--dataset digits --data-root data/digits/digits.npz --model digits_cnn -
         --point-budget-s 30 --baseline-steps 40 --threads 1)
 run() {  # name, method options...
   local name=$1; shift
+  if [ -s "$out/$name.json" ]; then echo "== $name: kept"; return; fi
   echo "== $name ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
   torchrun --standalone --nproc_per_node 2 -m sharegrad.cli wan-measure "$@" "${common[@]}" \
     --out "$out/$name.json" 2>&1 | grep -E "scalability|Error" || true
@@ -26,6 +27,8 @@ run ds20_20 --method delayed_sparse --delay 20 --period 20
 run ds20_20_topk --method delayed_sparse_topk --delay 20 --period 20 --ratio 0.01
 run localsgd20 --method localsgd --period 20
 run powersgd2 --method powersgd --powersgd-rank 2
+run diloco100 --method diloco --period 100
+run streaming_diloco100 --method streaming_diloco --period 100 --fragments 4 --overlap 5
 sharegrad aggregate-wan "$out"/*.json --out "$out/wan.csv"
 sharegrad wan-project --inputs "$(python -c "import json, yaml; print(json.dumps(yaml.safe_load(open('experiments/paper.yaml'))['wan']['paper_scale']))")" --out "$out/wan_projection.csv" > /dev/null
 # Accuracy column: the digits acceptance sweep (benchmarks/dtc_digits_acceptance.py), which has a row for
