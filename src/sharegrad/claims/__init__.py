@@ -17,12 +17,23 @@ import yaml
 from sharegrad.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-CLAIMS_FILE = REPO_ROOT / "experiments" / "claims.yaml"
-SCHEMA_FILE = REPO_ROOT / "experiments" / "claims.schema.yaml"
+# An installed package (pip install ., a wheel) has no checkout around it: its build copied the
+# claims file and its schema in here (setup.py); a checkout's experiments/ is the one source.
+PACKAGED = Path(__file__).resolve().parent / "files"
+
+
+def _data_file(name: str) -> Path:
+    checkout = REPO_ROOT / "experiments" / name
+    return checkout if checkout.exists() or not (PACKAGED / name).exists() else PACKAGED / name
+
+
+CLAIMS_FILE = _data_file("claims.yaml")
+SCHEMA_FILE = _data_file("claims.schema.yaml")
 
 
 def claims_path() -> Path:
-    """``$SHAREGRAD_CLAIMS`` if set, else the repository's experiments/claims.yaml."""
+    """``$SHAREGRAD_CLAIMS`` if set, else the checkout's experiments/claims.yaml (an installed package: its
+    packaged copy)."""
     return Path(os.environ.get("SHAREGRAD_CLAIMS", CLAIMS_FILE))
 
 
