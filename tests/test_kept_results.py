@@ -113,3 +113,22 @@ def test_the_readme_counts_kept_records_per_cell_and_names_rows_without_one(tmp_
     text = kept.readme(overlay, table)
     assert f"| `{cell}` | 3 | 3 | 2/3 | `cccccccccccc` |" in text
     assert f"- dropped: `{cell}`: 1 of its 3 rows have no kept record" in text
+
+
+def test_every_ledger_row_without_a_full_trace_is_named_as_dropped_with_why(tmp_path):
+    rows = [("a", "traced", "records 3/3 kept; 1 commit(s)"),
+            ("b", "untraced", "records 0/40 kept; 4 commit(s), 2 dirty"),
+            ("c", "partly", "records 2/3 kept; 1 commit(s)"),
+            ("d", "dirty", "records 4/4 kept; 4 commit(s), 1 dirty"),
+            ("e", "benchmark", "no per-run record paths in the CSV")]
+    cells = tmp_path / "claims_cells.csv"
+    pd.DataFrame([{"claim": c, "cell": cell, "trace": t} for c, cell, t in rows]).to_csv(cells, index=False)
+    lines = kept.dropped_rows(cells)
+    assert [line.split("`")[1] for line in lines] == ["b", "c", "d", "e"]
+    assert "40 of its 40 runs have no kept record; some of its runs were made from code with uncommitted" in lines[0]
+    assert "1 of its 3 runs have no kept record (ledger: records 2/3 kept" in lines[1]
+    assert "names no per-run record" in lines[3]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{kept.TRACE_BEGIN}\nold\n{kept.TRACE_END}\nrest\n")
+    assert kept.write_block(readme, kept.TRACE_BEGIN, kept.TRACE_END, lines)
+    assert readme.read_text() == "intro\n" + "\n".join([kept.TRACE_BEGIN, *lines, kept.TRACE_END]) + "\nrest\n"

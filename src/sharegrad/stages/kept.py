@@ -19,7 +19,7 @@ written (cells, records kept per cell, what made each file) and the claims ledge
 
 from __future__ import annotations
 
-import json
+import re
 import shlex
 import subprocess
 import sys
@@ -436,6 +436,45 @@ def write_index(readme_path: Path, overlays: list[Overlay], table) -> bool:
     return True
 
 
+TRACE_BEGIN, TRACE_END = "<!-- ledger-trace: begin -->", "<!-- ledger-trace: end -->"
+FULL_TRACE = re.compile(r"^records (\d+)/\1 kept; \d+ commit\(s\)$")
+
+
+def dropped_rows(cells_csv: Path) -> list[str]:
+    """One line per ledger row (claim and cell) whose trace is not "records N/N kept" at clean commits."""
+    import pandas as pd
+
+    if not cells_csv.exists():
+        return []
+    lines = []
+    for row in pd.read_csv(cells_csv).itertuples():
+        trace = str(row.trace)
+        if FULL_TRACE.match(trace):
+            continue
+        why = []
+        if trace.startswith("no per-run record"):
+            why.append("its CSV names no per-run record (a benchmark's table, not a pipeline run)")
+        found = re.match(r"records (\d+)/(\d+) kept", trace)
+        if found and found.group(1) != found.group(2):
+            why.append(f"{int(found.group(2)) - int(found.group(1))} of its {found.group(2)} runs have no kept record")
+        if "dirty" in trace:
+            why.append("some of its runs were made from code with uncommitted changes")
+        lines.append(f"- dropped: `{row.claim}` ({row.cell}): " + "; ".join(why) + f" (ledger: {trace})")
+    return lines
+
+
+def write_block(readme_path: Path, begin: str, end: str, lines: list[str]) -> bool:
+    """Rewrite the generated block of ``readme_path`` between ``begin`` and ``end``; False if it has none."""
+    if not readme_path.exists():
+        return False
+    text = readme_path.read_text()
+    if begin not in text or end not in text:
+        return False
+    head, rest = text.split(begin, 1)
+    readme_path.write_text(head + "\n".join([begin, *lines, end]) + rest.split(end, 1)[1])
+    return True
+
+
 def text_summary(overlays: list[Overlay]) -> Path | None:
     """Every kept text cell in one table (per sentence, model, attack and budget)."""
     csvs = [o.folder / "text.csv" for o in overlays if (o.folder / "text.csv").exists()]
@@ -501,6 +540,8 @@ def register_cli(subparsers) -> None:
         ledger = subprocess.run([sys.executable, "-m", "sharegrad.cli", *LEDGER_COMMAND])
         if ledger.returncode != 0:
             raise UserError("the claims ledger could not be regenerated (its error is above)")
+        if write_block(KEPT / "README.md", TRACE_BEGIN, TRACE_END, dropped_rows(KEPT / "claims_cells.csv")):
+            print(f"wrote the ledger rows that cannot be traced in {KEPT / 'README.md'}")
         if failed:
             raise UserError(f"some jobs of {', '.join(failed)} failed (their logs are under logs/NAME/); what "
                             "finished is kept; run the same command again to resume the rest")
