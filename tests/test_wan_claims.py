@@ -65,6 +65,9 @@ def test_the_latency_sweep_decides_delay20_by_the_claims_fraction(tmp_path):
     assert largest_latency_within(pd.DataFrame(sweep(fails)), fraction) == (4.0, 5.0)
     assert ledger(tmp_path, sweep(holds))[0]["delay20_hides_6s"] == "reproduced"
     assert ledger(tmp_path, sweep(fails))[0]["delay20_hides_6s"].startswith("refuted")
+    # below the fraction at exactly the claim's 6 s: not tolerated there, so refuted (not "somewhere in [5, 6)")
+    at_six = [1.0, 1.0, 0.99, 0.98, 0.97, 0.96, 0.7, 0.5]
+    assert ledger(tmp_path, sweep(at_six))[0]["delay20_hides_6s"].startswith("refuted")
     # a grid that holds to 5 s and next fails at 8 s cannot say whether 6 s is held
     coarse = [r for r in sweep(fails[:5] + [0.96, 0.95, 0.5]) if r["latency_ms"] != 6000]
     assert ledger(tmp_path, coarse)[0]["delay20_hides_6s"] == "inconclusive"
