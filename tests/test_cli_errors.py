@@ -151,3 +151,26 @@ def test_plan_writes_no_csv_unless_asked(tmp_path, monkeypatch, capsys):
     assert main(["plan", "--config", str(ROOT / "experiments" / "smoke.yaml"), "--startup-s", "1",
                  "--measurements", str(ROOT / "results" / "cpu"), "--out", str(out)]) == 0
     assert out.exists()
+
+
+def test_a_schema_typo_stops_snakemake_with_a_short_message(tmp_path):
+    """Through the Snakefile: a few lines, the field, the value and the choices (jsonschema's own message
+    printed the field's whole schema, up to hundreds of lines)."""
+    import shutil
+    import subprocess
+    import sys
+
+    for name in ("Snakefile", "experiments", "workflow"):  # a fresh clone's workflow, away from the checkout
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, tmp_path / name)
+    config = copy.deepcopy(SMOKE)
+    config["dlg"]["grids"][1]["labels"] = ["multisets"]
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    exe = Path(sys.executable).parent / "snakemake"
+    proc = subprocess.run([str(exe), "-n", "--cores", "1", "--configfile", str(bad)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert ("dlg.grids[1].labels[0]: 'multisets' is not allowed; choose one of joint, idlg, multiset, known, auto"
+            in out), out
+    assert len(out.splitlines()) <= 12, out
