@@ -45,9 +45,11 @@ def test_both_configs_pass_the_schema_and_every_job_parses_on_the_cli(name):
         spec = spec_from_args(args)
         assert spec.method == job["method"]
         assert (spec.delay, spec.period, spec.ratio) == (job["delay"], job["period"], job["ratio"])
-        assert spec.latencies_ms == [float(v) for v in job.get("latency_ms", config["wan"]["latency_ms"])]
+        entry = config["wan"]["methods"][jobs.index(job)]
+        assert spec.latencies_ms == [float(v) for v in entry.get("latency_ms", config["wan"]["latency_ms"])]
+        assert spec.bandwidths_mbps == [float(v) for v in entry.get("bandwidth_mbps", config["wan"]["bandwidth_mbps"])]
         assert spec.compute_s == config["wan"]["setup"].get("compute_s")
-        payload = job["payload_parameters"] if "payload_parameters" in job \
+        payload = entry["payload_parameters"] if "payload_parameters" in entry \
             else config["wan"]["setup"].get("payload_parameters")
         assert spec.payload_parameters == payload
         assert spec.topk_exchange == job.get("topk_exchange", "slotted")

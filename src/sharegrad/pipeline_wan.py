@@ -67,7 +67,9 @@ def wan_jobs(config: dict) -> list[dict]:
         payload = job["payload_parameters"] if "payload_parameters" in job else setup.get("payload_parameters")
         validate_emulation(setup.get("compute_s"), payload, job.get("topk_exchange", "slotted"), base,
                            config["wan"]["steps"].get("settle_steps", 1), prefix=f"wan.methods[{i}].")
-        key = grid.cell_path({k: _path_value(v) for k, v in job.items()})
+        # link values as the path spells them (a list joined by "_", null as "own"): the job is its path
+        job.update({k: _path_value(job[k]) for k in LINK_KEYS if k in job})
+        key = grid.cell_path(job)
         if key not in seen:
             seen.add(key)
             jobs.append(job)
@@ -76,8 +78,7 @@ def wan_jobs(config: dict) -> list[dict]:
 
 def wan_run_files(config: dict) -> list[str]:
     root = f"results/{config['name']}"
-    return [f"{root}/wan/{grid.cell_path({k: _path_value(v) for k, v in job.items()})}/points.json"
-            for job in wan_jobs(config)]
+    return [f"{root}/wan/{grid.cell_path(job)}/points.json" for job in wan_jobs(config)]
 
 
 def wan_cli_args(config: dict, job_path: str) -> str:
