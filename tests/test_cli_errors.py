@@ -174,3 +174,13 @@ def test_a_schema_typo_stops_snakemake_with_a_short_message(tmp_path):
     assert ("dlg.grids[1].labels[0]: 'multisets' is not allowed; choose one of joint, idlg, multiset, known, auto"
             in out), out
     assert len(out.splitlines()) <= 12, out
+
+
+@pytest.mark.parametrize("content, problem", [("", "is empty"),
+                                              (full_csv()[:len(full_csv().splitlines()[0]) + 40], "middle of a row")])
+def test_claims_on_an_empty_or_truncated_csv_is_one_line_and_writes_nothing(tmp_path, capsys, content, problem):
+    csv = tmp_path / "dlg.csv"
+    csv.write_text(content)
+    out = tmp_path / "ledger" / "claims.md"
+    one_line_error(capsys, ["claims", "--csv", f"dlg={csv}", "--out", str(out)], str(csv), problem)
+    assert not (tmp_path / "ledger").exists()

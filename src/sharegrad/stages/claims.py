@@ -34,6 +34,11 @@ def parse_sources(pairs: list[str], inputs: str | None) -> dict[str, Path]:
                for path in (value if isinstance(value, list) else [value]) if not path.exists()]
     if missing:
         raise UserError(f"CSV(s) not found: {', '.join(missing)}")
+    from sharegrad.stages.figures import read_inputs
+
+    # an empty, truncated or unparseable CSV is named, not a pandas traceback (no rows: nothing measured)
+    read_inputs([path for value in sources.values() for path in (value if isinstance(value, list) else [value])],
+                rows_required=False)
     return sources
 
 

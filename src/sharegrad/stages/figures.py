@@ -26,8 +26,9 @@ def figure_titles() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def read_inputs(csv_paths: list[Path]) -> None:
-    """Each input CSV readable, with a header and at least one row; else one line naming the file."""
+def read_inputs(csv_paths: list[Path], rows_required: bool = True) -> None:
+    """Each input CSV readable, with a header and (``rows_required``) at least one row; else one line
+    naming the file."""
     import pandas as pd
 
     for path in csv_paths:
@@ -47,7 +48,7 @@ def read_inputs(csv_paths: list[Path]) -> None:
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
             problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UserError(f"input CSV {path} is not a readable CSV ({problem}); run the aggregation again") from None
-        if table.empty:
+        if rows_required and table.empty:
             raise UserError(f"input CSV {path} has a header but no rows; run the aggregation again")
 
 
