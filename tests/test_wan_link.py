@@ -157,3 +157,13 @@ def test_a_payload_is_waited_for_as_the_link_says(monkeypatch):
 def test_a_payload_below_the_model_is_refused():
     with pytest.raises(UserError, match="payload scale must be >= 1"):
         EmulatedLink(FakeComm(), LinkSpec.from_units(300, 15), payload_scale=0.5)
+
+
+def test_a_released_link_waits_for_nothing_more():
+    """After a measurement's last timed step, the final flush does not wait out the link's queue."""
+    clock = FakeClock()
+    link = EmulatedLink(FakeComm(), LinkSpec.from_units(300, 15), clock=clock, sleep=clock.sleep)
+    due = link.schedule(0.0, 10_000_000)
+    link.release()
+    link.sleep_until(due)
+    assert clock.now == 0.0 and link.link_counters.sleep_seconds == 0.0

@@ -254,6 +254,7 @@ def measure(comm: Communicator, spec: MeasureSpec, data: TrainData) -> list[dict
             # DDP-based methods wait inside backward (not separable); their link time is known exactly.
             wait = comm.counters.wait_seconds - snapshot["wait"] if getattr(method, "wait_measured", True) \
                 else sleep
+            link.release()  # the clock has stopped: the final flush need not wait out the link's queue
             method.finish()
             step_s = (stamps[-1] - stamps[warm - 1]) / measured
             _, slowest = comm.agree(step_s)  # the group is as fast as its slowest rank
