@@ -67,7 +67,7 @@ def test_two_configs_in_one_checkout_keep_their_own_outputs_and_reports(tmp_path
     assert set(digests(beta)) == set(before)  # and made the same set of its own
     assert not (tmp_path / "figures").exists()
     expected = {"dlg_reconstructions.png", "dlg_batch_size.png", "dlg_loss_curves.png", "dlg_summary.html", "dlg_iterations.html",
-                "claims.html", "provenance.html"}
+                "dlg_threshold.png", "claims.html", "provenance.html"}
 
     for name, other in (("alpha", "beta"), ("beta", "alpha")):
         page = tmp_path / "results" / name / "report.html"
