@@ -132,3 +132,21 @@ def test_every_ledger_row_without_a_full_trace_is_named_as_dropped_with_why(tmp_
     readme.write_text(f"intro\n{kept.TRACE_BEGIN}\nold\n{kept.TRACE_END}\nrest\n")
     assert kept.write_block(readme, kept.TRACE_BEGIN, kept.TRACE_END, lines)
     assert readme.read_text() == "intro\n" + "\n".join([kept.TRACE_BEGIN, *lines, kept.TRACE_END]) + "\nrest\n"
+
+
+def test_the_dry_run_lists_every_kept_cell_and_runs_nothing(monkeypatch, capsys):
+    from sharegrad.cli import main
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(kept, "run_overlay", lambda *a, **k: pytest.fail("a dry run ran an overlay"))
+    assert main(["kept-results", "-n", "--startup-s", "1"]) in (0, None)
+    out = capsys.readouterr().out
+    overlays = kept.discover(Path("."))
+    table = kept.cell_table(overlays, 1.0)
+    cells = table[table.device == table.device.iloc[0]]
+    assert out.startswith("Cost from `sharegrad plan`")
+    for overlay in overlays:
+        assert f"== {overlay.name} ({overlay.path}): snakemake" in out
+    for row in cells.itertuples():
+        assert f"  {row.stage} {row.cell}: " in out
+    assert out.rstrip().endswith(f"{len(overlays)} overlays, {len(cells)} kept cells; nothing run (dry run)")
