@@ -67,7 +67,7 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     points, projection = pd.read_csv(csv_paths[0]), pd.read_csv(csv_paths[1])
     latency = float(options.get("latency_ms", 300))
     panels = _panels(points, projection, latency)
-    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(5.2 * max(1, len(panels)), 4.2), squeeze=False,
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(7.4 * max(1, len(panels)), 4.4), squeeze=False,
                              sharey=True)
     paper_bandwidth = float(projection.bandwidth_mbps.iloc[0]) if len(projection) else None
     for ax, (title, lines) in zip(axes[0], panels):
@@ -81,10 +81,10 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
             ax.axvline(paper_bandwidth, color="grey", lw=0.6, ls=":")
         ax.set(xscale="log", xlabel="bandwidth (Mb/s)", ylim=(0, 1.05), title=title)
         ax.title.set_fontsize(7)
-        ax.legend(fontsize=6, loc="upper left")
+        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     if not panels:
         axes[0][0].text(0.5, 0.5, f"no point at {latency:g} ms", ha="center", transform=axes[0][0].transAxes)
     axes[0][0].set_ylabel("compute utilisation (lines: model; points: measured scalability)")
     fig.suptitle(f"Compute utilisation against bandwidth at {latency:g} ms (dotted: the paper's bandwidth)",
-                 fontsize=8)
+                 fontsize=8, y=1.02)
     save(fig, output)
