@@ -127,6 +127,14 @@ def test_a_run_without_lpips_draws_the_pixel_exact_panel_and_says_so(tmp_path, m
     assert "no LPIPS in the CSV" in lpips_ax.texts[0].get_text()
 
 
+def test_a_csv_without_any_error_measure_is_refused(tmp_path):
+    blank = [{**row, "mse": float("nan")} for row in rows()]
+    blank = [{k: v for k, v in row.items() if k != "lpips"} for row in blank]
+    with pytest.raises(UserError, match="has no image with an MSE or LPIPS"):
+        dlg_threshold.render([write_csv(tmp_path / "dlg.csv", blank)], tmp_path / "t.png", {})
+    assert not (tmp_path / "t.png").exists()
+
+
 @pytest.mark.parametrize("options", [{"mse_range": [0, 0.1]}, {"mse_range": "wide"}, {"lpips_range": [0.5, 0.1]},
                                      {"lpips_range": [0, 0.3, 0.6]}])
 def test_a_bad_range_is_one_line_naming_the_option(tmp_path, options):

@@ -303,7 +303,8 @@ def test_dlg_summary_says_what_the_sample_can_show_and_judges_a_perceptual_crite
     column = "recognisable (LPIPS <= 0.2) [95% CI]"
     assert by_attack["inverting_gradients"][column] == "1/1 = 100% [21%, 100%]"
     assert by_attack["dlg"][column] == "5/5 = 100% [57%, 100%]"
-    assert "Success rate: the pixel-exact tier, image MSE < 0.001" in text and "Recognisable: LPIPS (AlexNet) <= 0.2" in text
+    assert "Success rate: the pixel-exact tier, image MSE < 0.001" in text
+    assert "Recognisable: LPIPS (AlexNet) <= 0.2" in text
     assert by_attack["inverting_gradients"]["success rate [95% CI]"] == "0/1 = 0% [0%, 79%]"
     assert by_attack["inverting_gradients"]["attacks"] == "1 (few)" and by_attack["dlg"]["attacks"] == "5"
 

@@ -107,17 +107,19 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
              tiers.RECOGNISABLE: [tiers.recognisable_lpips()]}
     colours = palette(len(cells))
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.3), sharey=True)
+    curves = 0
     for ax, tier in zip(axes, tiers.TIERS):
         lo, hi = _range(options, tier, marks[tier])
         step = "pre" if tier == tiers.PIXEL_EXACT else "post"  # MSE strictly below: a step lands just after a value
         drawn = 0
         for colour, (label, rows) in zip(colours, cells):
-            if not tiers.has_tier(rows, tier):
+            if not tiers.has_tier(rows, tier) or pd.to_numeric(rows[METRIC[tier]], errors="coerce").isna().all():
                 continue
             curve = rate_curve(rows, tier, thresholds_for(rows, tier, lo, hi, marks[tier]))
             ax.plot(curve.threshold, curve.rate, drawstyle=f"steps-{step}", color=colour, lw=1.3, label=label)
             ax.fill_between(curve.threshold, curve.low, curve.high, step=step, color=colour, alpha=0.15, lw=0)
             drawn += 1
+        curves += drawn
         for mark in marks[tier]:
             ax.axvline(mark, color="0.3", ls="--", lw=0.9,
                        label=(f"the run's success_mse ({mark:g})" if tier == tiers.PIXEL_EXACT
@@ -133,9 +135,10 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
             ax.text(0.5, 0.5, f"no {METRIC[tier].upper()} in the CSV" + (" (the run had no LPIPS weights)"
                                                                          if tier == tiers.RECOGNISABLE else ""),
                     transform=ax.transAxes, ha="center", va="center", fontsize=8)
-    if not any(ax.lines for ax in axes):
+    if not curves:
+        plt.close(fig)
         raise UserError(f"dlg_threshold: {', '.join(map(str, csv_paths))} has no image with an MSE or LPIPS")
-    axes[0].set_ylabel("images recovered (95% Wilson interval)")
+    axes[0].set_ylabel("share of images recovered (95% Wilson interval)")
     axes[0].set_ylim(-0.02, 1.02)
     handles, labels = [], []
     for ax in axes:
