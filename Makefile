@@ -47,11 +47,13 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 # What paper.yaml costs on each measured device class, and with the smaller overlay
-# (sharegrad plan; the tables land in docs/, the README links them).
+# (sharegrad plan; the tables land in docs/, the README links them), and the smoke
+# config's time on the 2-core CPU with what each of its outputs shows (README.md's demo block).
 plan: venv
 	$(BIN)/sharegrad plan --config experiments/paper.yaml --profile workflow/profiles/default --markdown docs/plan_paper.md > /dev/null
 	$(BIN)/sharegrad plan --config experiments/paper.yaml --config experiments/paper_small.yaml --profile workflow/profiles/default --markdown docs/plan_paper_small.md > /dev/null
-	@echo "wrote docs/plan_paper.md and docs/plan_paper_small.md"
+	$(BIN)/sharegrad plan --config experiments/smoke.yaml --profile workflow/profiles/ci --readme README.md > /dev/null
+	@echo "wrote docs/plan_paper.md, docs/plan_paper_small.md and the demo's time in README.md"
 
 # The kept CPU results (results/cpu/): every experiments/*_cpu.yaml overlay through Snakemake (its cost from
 # `sharegrad plan` first; resumable: run it again after an interruption), what finished kept with its records,

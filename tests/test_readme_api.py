@@ -61,3 +61,26 @@ def test_without_a_checkout_the_claims_come_from_the_package(tmp_path, monkeypat
     assert claims._data_file("claims.yaml") == packaged / "claims.yaml"
     monkeypatch.setattr(claims, "REPO_ROOT", ROOT)
     assert claims._data_file("claims.yaml") == ROOT / "experiments" / "claims.yaml"  # a checkout's own first
+
+
+def test_the_readmes_demo_time_is_a_fresh_render_of_the_smoke_plan(monkeypatch):
+    """The README's demo block (make demo's time on the 2-core CPU and its outputs) is what the command it
+    names writes now: a kept measurement or a figure added since makes it stale, and this fails naming
+    the command that brings it up to date."""
+    import shlex
+
+    from sharegrad.stages.plan import DEMO_END, demo_text
+
+    monkeypatch.chdir(ROOT)  # the command's paths are relative to the checkout
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"<!-- demo time: written by `(sharegrad plan [^`]*)`", readme).group(1)
+    startup = float(re.search(r"start-up ([0-9.]+) s per job", readme).group(1))
+    words = shlex.split(command)[2:]
+    configs = [words[i + 1] for i, w in enumerate(words) if w == "--config"]
+    profile = next((words[i + 1] for i, w in enumerate(words) if w == "--profile"), None)
+    made, fresh = demo_text(configs, profile, [Path("results/cpu"), Path("results/gpu")], startup)
+    assert made == command
+    start = readme.index("<!-- demo time:")
+    kept = readme[start:readme.index(DEMO_END) + len(DEMO_END)]
+    assert kept == fresh, f"README.md's demo time is stale: run `{command}` (or make plan)"
+    assert "make demo" in readme[:start] and "**" in fresh  # a time, not "no measurement"

@@ -144,6 +144,65 @@ def document(config_paths: list[str], profile: str | None, roots: list[Path], st
     return text, table, summary
 
 
+DEMO_START = "<!-- demo time: written by `{command}`; rerun it (make plan) instead of editing -->"
+DEMO_END = "<!-- end of demo time -->"
+
+
+def demo_text(config_paths: list[str], profile: str | None, roots: list[Path], startup: float) -> tuple[str, str]:
+    """The README's account of a config's run on this project's 2-core CPU: the plan's time on the CPU
+    class with the config's threads per job, which cells it leaves out, and what each figure and table
+    shows (their registered titles), as the block ``--readme`` writes between DEMO_START and DEMO_END.
+    Returns (the command that writes it, the block's text)."""
+    from types import SimpleNamespace
+
+    from sharegrad.report import pipeline_figures
+
+    _, table, summary = document(config_paths, profile, roots, startup)
+    config = load_config(config_paths)
+    threads = int(config.get("threads", 1))
+    device = next((d for d in summary.device.unique()
+                   if str(d).startswith("cpu") and str(d).endswith(f"/ {threads} thread(s)")), None)
+    command = command_line(SimpleNamespace(config=config_paths, profile=profile, startup_s=None, measurements=None))
+    command += " --readme README.md"
+    name = config["name"]
+    if device is None:
+        timing = (f"The plan has no measurement of this project's 2-core CPU with {threads} thread(s) per job, so "
+                  "it gives no time for it.")
+    else:
+        overall = summary[(summary.device == device) & (summary.stage == "all")].iloc[0]
+        measured = int(overall.cells - overall.unmeasured)
+        timing = (f"On this project's 2-core CPU, {threads} thread(s) per job as `experiments/{name}.yaml` sets, "
+                  f"the plan puts its jobs at **{_hours(overall.hours)}** run one after another, for the "
+                  f"{measured} of {int(overall.cells)} cells it has measurements of (start-up {round(startup, 2):g} s "
+                  "per job)")
+        if overall.unmeasured:
+            missing = table[(table.device == device) & table.hours.isna()]
+            timing += f"; not in that time: {_unmeasured_groups(missing)}"
+        timing += (". `make demo` runs two jobs at a time (`--cores 2`), so a quiet machine takes less and one "
+                   "busy with other work more; setting up `.venv` the first time (`make venv`: torch and the rest "
+                   "from the package index) comes on top.")
+    lines = [DEMO_START.format(command=command), timing, "",
+             f"What it writes in `results/{name}/figures/` (each item's title in the report):", "",
+             "- `claims.md`: the claims ledger, every claim of `experiments/claims.yaml` judged on this config"]
+    for spec in sorted(pipeline_figures(config), key=lambda s: s.name):
+        for stem in spec.outputs(config):
+            suffix = f": {stem[len(spec.name) + 1:]}" if stem != spec.name else ""
+            lines.append(f"- `{stem}.{'md' if spec.table else 'png'}`: {spec.title}{suffix}")
+    return command, "\n".join(lines + [DEMO_END])
+
+
+def write_readme_block(readme: Path, block: str) -> None:
+    """Replace the demo-time block of ``readme`` (from DEMO_START's opening to DEMO_END) with ``block``."""
+    text = readme.read_text()
+    opening = DEMO_START.split("`")[0]
+    start, end = text.find(opening), text.find(DEMO_END)
+    if start < 0 or end < start:
+        raise UserError(f"{readme} has no demo-time block ({opening}... {DEMO_END}) to rewrite")
+    from sharegrad.report.style import write_text
+
+    write_text(readme, text[:start] + block + text[end + len(DEMO_END):])
+
+
 def render(table, summary, top: int) -> str:
     lines = []
     for device, rows in summary.groupby("device", sort=False):
@@ -182,6 +241,8 @@ def register_cli(subparsers) -> None:
                    help="also write the plan as this CSV, with its totals (and, with --compare, the comparison) beside it")
     p.add_argument("--markdown", default=None, help="also write the printed plan to this Markdown file")
     p.add_argument("--top", type=int, default=5, help="dominant cells listed per device")
+    p.add_argument("--readme", default=None,
+                   help="rewrite this file's demo-time block (the config's time on the 2-core CPU and its outputs)")
 
     def handler(args):
         from sharegrad.plan import compare
@@ -190,6 +251,9 @@ def register_cli(subparsers) -> None:
         roots = [Path(r) for r in (args.measurements or DEFAULT_MEASUREMENTS)]
         startup = args.startup_s if args.startup_s is not None else measure_startup()
         text, table, summary = document(args.config, args.profile, roots, startup, args.top)
+        if args.readme:
+            _, block = demo_text(args.config, args.profile, roots, startup)
+            write_readme_block(Path(args.readme), block)
         config = load_config(args.config)
         print(text)
         if args.markdown:
