@@ -71,9 +71,12 @@ def trace(rows: pd.DataFrame, csv_path: Path | None) -> str:
     else:
         parts.append("no per-run record paths in the CSV")
     if "git_commit" in rows:
-        commits = rows.git_commit.astype(str).unique()
+        # rows of a CSV written before commits were recorded have none (NaN when read beside newer ones)
+        commits = [str(c) for c in rows.git_commit.dropna().unique()]
         dirty = sum(c.endswith("-dirty") for c in commits)
-        parts.append(f"{len(commits)} commit(s)" + (f", {dirty} dirty" if dirty else ""))
+        unknown = int(rows.git_commit.isna().sum())
+        parts.append(f"{len(commits)} commit(s)" + (f", {dirty} dirty" if dirty else "")
+                     + (f", {unknown} row(s) with no commit" if unknown else ""))
     return "; ".join(parts)
 
 
