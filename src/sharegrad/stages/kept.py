@@ -310,27 +310,31 @@ def keep_overlay(overlay: Overlay) -> list[str]:
 
 
 def render_tables(overlay: Overlay) -> tuple[list[str], dict[str, str]]:
-    """The overlay's tables (Markdown) rendered again from its kept CSVs: (written, {table: why not}).
-    The figures need the pipeline's arrays, so a run redraws them, not this."""
+    """The overlay's tables and figures drawn again from its kept CSVs: (written, {file: why not}). A figure
+    that needs the attacks' arrays (the reconstructions) cannot be: the arrays are not kept, so the one a
+    run drew stays as it is."""
     config = overlay_config(overlay)
     written, refused = [], {}
     for name, (spec, options) in figure_targets(overlay, config).items():
-        if not spec.table:
-            continue
         inputs = [overlay.folder / Path(p).name for p in spec.input_files(config)]
-        if all(p.exists() for p in inputs):
-            try:
-                spec.render(inputs, overlay.folder / name, options)
-            except UserError as exc:  # the pipeline's rule would refuse the same way: say so, keep going
-                refused[name] = str(exc)
-                continue
-            written.append(name)
+        if not all(p.exists() for p in inputs):
+            continue
+        try:
+            spec.render(inputs, overlay.folder / name, options)
+        except FileNotFoundError:
+            continue  # the arrays a CSV names are not kept; a run redraws this figure
+        except UserError as exc:  # the pipeline's rule would refuse the same way: say so, keep going
+            refused[name] = str(exc)
+            continue
+        written.append(name)
     return written, refused
 
 
-def readme(overlay: Overlay, table, refused: dict[str, str] | None = None) -> str:
+def readme(overlay: Overlay, table, refused: dict[str, str] | None = None, redrawn: list[str] | None = None) -> str:
     """What is in the overlay's kept folder and what made each file; every number read off the files."""
     import pandas as pd
+
+    from sharegrad.stages.keep_records import record_column
 
     config = overlay_config(overlay)
     figures = figure_targets(overlay, config)
@@ -348,15 +352,15 @@ def readme(overlay: Overlay, table, refused: dict[str, str] | None = None) -> st
         csv = overlay.folder / name
         if csv.exists():
             frame = pd.read_csv(csv)
-            if "git_commit" in frame:
-                column = "arrays" if "arrays" in frame else "record"
+            column = record_column(frame)
+            if "git_commit" in frame and column is not None:  # training rows name no per-run record
                 for run, commit in zip(frame[column], frame.git_commit):
                     commits.setdefault(_cell_of(str(run)), set()).add(str(commit))
     dropped = []
     for row in cells.itertuples():
         kept, total = counts.get(row.cell, (0, 0))
         names = sorted(commits.get(row.cell, []))
-        lines.append(f"| `{row.cell}` | {row.units:g} | {total} | {kept}/{total} | "
+        lines.append(f"| `{row.cell}` | {row.units:g} | {total or '-'} | {f'{kept}/{total}' if total else '-'} | "
                      + (", ".join(f"`{c[:12]}{'-dirty' if c.endswith('-dirty') else ''}`" for c in names) or "-")
                      + " |")
         if total and kept < total:
@@ -366,6 +370,11 @@ def readme(overlay: Overlay, table, refused: dict[str, str] | None = None) -> st
         elif any(c.endswith("-dirty") for c in names):
             dropped.append(f"- dropped: `{row.cell}`: made from a working tree with uncommitted changes, so its "
                            "records name no commit that reproduces them")
+    unnamed = [n for n in overlay.tables if (overlay.folder / n).exists()
+               and record_column(pd.read_csv(overlay.folder / n, nrows=1)) is None]
+    if unnamed:
+        lines += ["", f"{', '.join(f'`{n}`' for n in unnamed)} names no per-run record (a training or WAN run keeps "
+                      "only its aggregated rows), so its rows cannot be traced to a record."]
     if dropped:
         lines += ["", "Dropped: rows that cannot be traced to a kept record made at a clean commit. The claims ledger "
                       "still reads them (its trace column says `records 0/N kept` or names the dirty commits) until "
@@ -389,11 +398,13 @@ def readme(overlay: Overlay, table, refused: dict[str, str] | None = None) -> st
         described.add("records")
     for name, (spec, _) in sorted(figures.items()):
         if (overlay.folder / name).exists():
-            how = "rendered again from the kept CSVs" if spec.table else "drawn by the overlay's run"
+            how = ("drawn again from the kept CSVs" if name in (redrawn or []) else
+                   "drawn by the overlay's run from its attacks' arrays, which are not kept")
             lines.append(f"- `{name}`: {spec.title} (`sharegrad figure {spec.name}`, {how})")
             described.add(name)
     for name, why in sorted((refused or {}).items()):
-        lines.append(f"- `{name}` (`sharegrad figure {figures[name][0].name}`) is not drawn from these files: {why}")
+        lines.append(f"- `{name}` (`sharegrad figure {figures[name][0].name}`, an instance the overlay inherits) is not "
+                     f"drawn for it: {why}")
     described.add("README.md")
     others = sorted(p.name for p in overlay.folder.iterdir() if p.name not in described) \
         if overlay.folder.exists() else []
@@ -528,7 +539,7 @@ def register_cli(subparsers) -> None:
                 print(f"{overlay.name}: kept " + (", ".join(keep_overlay(overlay)) or "nothing new"), flush=True)
             if overlay.folder.exists():
                 tables, refused = render_tables(overlay)
-                write_text(overlay.folder / "README.md", readme(overlay, table, refused))
+                write_text(overlay.folder / "README.md", readme(overlay, table, refused, tables))
                 print(f"{overlay.name}: wrote {overlay.folder}/README.md"
                       + (f" and {', '.join(tables)}" if tables else ""))
         every = discover(Path("."))
