@@ -9,6 +9,13 @@ import start-up per run; each run is the same ``train`` function that
 With ``--methods`` and ``--append`` a subset is run and merged into an existing CSV
 (the top-k rows of results/cpu/dtc_acceptance_digits.csv were added to it that way).
 Per-epoch curves of the runs go to <out>_curves.csv.
+
+The kept sweep (results/cpu/dtc_acceptance_digits.csv) ran at ``--lr 0.1 --momentum 0.5 --epochs 30``;
+its DiLoCo rows were added with
+
+    python benchmarks/dtc_digits_acceptance.py --digits data/digits/digits.npz \
+        --out results/cpu/dtc_acceptance_digits.csv --append --lr 0.1 --momentum 0.5 --epochs 30 \
+        --methods diloco streaming_diloco
 """
 
 from __future__ import annotations
@@ -36,7 +43,11 @@ METHODS = ([("sync", {})] + [("delayed", {"delay": t}) for t in (1, 2, 4, 8, 20)
               ("delayed_sparse_topk", {"delay": 20, "period": 20, "ratio": 0.01}),
               ("delayed_sparse_topk", {"delay": 4, "period": 4, "ratio": 0.01}),
               ("delayed_sparse_topk", {"delay": 20, "period": 1, "ratio": 0.01}),
-              ("delayed_sparse_topk", {"delay": 0, "period": 20, "ratio": 0.01})])
+              ("delayed_sparse_topk", {"delay": 0, "period": 20, "ratio": 0.01})]
+           # DiLoCo (outer Nesterov lr 0.7, momentum 0.9) and Streaming DiLoCo (4 fragments, one step of overlap)
+           + [("diloco", {"period": 4}), ("diloco", {"period": 20}),
+              ("streaming_diloco", {"period": 20, "fragments": 4, "overlap": 1, "mix": 0.0}),
+              ("streaming_diloco", {"period": 20, "fragments": 4, "overlap": 1, "mix": 0.5})])
 
 
 def main() -> None:
@@ -81,8 +92,9 @@ def main() -> None:
     new, new_curves = pd.DataFrame(rows), pd.DataFrame(curves)
     curves_path = args.out.removesuffix(".csv") + "_curves.csv"
     if args.append:
+        done = set(zip(new.label, new.seed))  # the pairs this call ran, before `new` becomes the merged table
+
         def keep_others(old):
-            done = set(zip(new.label, new.seed))
             return old[[pair not in done for pair in zip(old.label, old.seed)]]
 
         new = pd.concat([keep_others(pd.read_csv(args.out)), new], ignore_index=True)
@@ -107,15 +119,18 @@ def summarise(path: str) -> None:
     table = runs.groupby("label", sort=False).final_test_accuracy.agg(["count", "mean", "std", "min", "max"]) * 100
     table["count"] = (table["count"] / 100).astype(int)
     table["diff vs sync"] = table["mean"] - table.loc["sync", "mean"]
-    # compensated DTS variants and the top-k methods are the ones that claim sync's accuracy
+    # compensated DTS variants, the top-k methods and DiLoCo are the ones that claim sync's accuracy
     compensated = ((table.index.str.startswith("delayed_sparse") & ~table.index.str.contains("no-comp"))
-                   | table.index.str.startswith("dgc"))
+                   | table.index.str.startswith("dgc") | table.index.str.contains("diloco"))
     table["within 1 point"] = ["yes" if abs(d) <= 1 else "NO" for d in table["diff vs sync"]]
     table.loc[~compensated, "within 1 point"] = ""
     first = runs.iloc[0]
     settings = (f"digits, 2 ranks, {first.epochs} epochs, batch {first.batch_size} per rank, lr {first.lr} "
                 f"({first.schedule}), momentum {first.momentum}, weight decay {first.weight_decay}")
-    text = (f"Test accuracy (%) over seeds {sorted(runs.seed.unique().tolist())}; {settings}.\n\n"
+    notes = str(path).removesuffix(".csv") + ".notes.md"
+    source = (f"Table: `python benchmarks/dtc_digits_acceptance.py --out {path} --summarise`; the commands that ran "
+              f"the rows: `{notes}`.\n\n" if os.path.exists(notes) else "")
+    text = (f"Test accuracy (%) over seeds {sorted(runs.seed.unique().tolist())}; {settings}.\n\n" + source
             + table.rename(columns={"count": "seeds"}).round(2).to_markdown() + "\n")
     print(text)
     with open(str(path).removesuffix(".csv") + ".md", "w") as handle:
