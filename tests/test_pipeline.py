@@ -81,3 +81,17 @@ def test_a_model_the_batched_engine_is_slower_for_stays_sequential(smoke):
         engine = args[args.index("--engine") + 1] if "--engine" in args else "sequential"
         assert engine == ("batched" if cell["model"] in pipeline.BATCHED_MODELS else "sequential"), cell
     assert {c["model"] for c in cells} - set(pipeline.BATCHED_MODELS)  # the smoke grid has such a model
+
+
+def test_dtc_runs_diloco_with_its_inner_steps_as_the_period():
+    from sharegrad.pipeline_dtc import dtc_cli_args, dtc_cells
+    from sharegrad import grid
+
+    config = {"device": "cpu", "dtc": {"ranks": 2, "seeds": [0], "comm_timeout": 60,
+                                       "setups": {"digits": {"dataset": "digits", "model": "digits_cnn", "epochs": 1,
+                                                             "batch_size": 8, "lr": 0.1, "momentum": 0.5,
+                                                             "weight_decay": 0.0, "schedule": "cosine"}},
+                                       "runs": [{"method": ["diloco", "streaming_diloco"], "period": [20]}]}}
+    for cell in dtc_cells(config):
+        args = dtc_cli_args(config, grid.cell_path(cell)).split()
+        assert args[args.index("--period") + 1] == "20", cell["method"]

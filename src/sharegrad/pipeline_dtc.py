@@ -62,7 +62,10 @@ def dtc_cli_args(config: dict, cell_path: str) -> str:
             "--device", config["device"], "--threads", config.get("threads", 1),
             "--comm-timeout", config["dtc"]["comm_timeout"]]
     # Only the options a method takes: the CLI refuses the others.
-    uses = {"delay": ("delayed", "delayed_sparse"), "period": ("sparse", "delayed_sparse", "localsgd"),
+    # DiLoCo's H is its period; its outer optimiser and the streaming form's fragments and overlap run at the
+    # papers' defaults (sync/diloco.py, sync/streaming_diloco.py): a grid sets them with `sharegrad train`.
+    uses = {"delay": ("delayed", "delayed_sparse"),
+            "period": ("sparse", "delayed_sparse", "localsgd", "diloco", "streaming_diloco"),
             "ratio": ("dgc",), "powersgd_rank": ("powersgd",), "warmup_steps": ("localsgd", "powersgd")}
     base = cell["method"].removesuffix("_nocomp")
     for key, methods in uses.items():
