@@ -115,6 +115,7 @@ def test_several_csvs_draw_each_ones_cells_named_by_its_folder(tmp_path, monkeyp
     assert labels == ["lenet_run: lenet, batch 1, dlg (strong_wolfe, joint), 100 steps (5 images)",
                       "lenet_run: lenet, batch 1, dlg (strong_wolfe, joint), 300 steps (5 images)",
                       "resnet_run: resnet18_sigmoid, batch 8, dlg (strong_wolfe, joint), 300 steps (5 images)"]
+    assert dlg_threshold.cell_label(CELL, 1, None) == "lenet, batch 1, dlg (strong_wolfe, joint), 300 steps (1 image)"
 
 
 def test_a_run_without_lpips_draws_the_pixel_exact_panel_and_says_so(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ import pandas as pd
 from sharegrad.claims import tiers
 from sharegrad.errors import UserError
 from sharegrad.report import register_figure
+from sharegrad.report.sample import images_said
 from sharegrad.report.stats import wilson_interval
 from sharegrad.report.style import palette, plt, save
 
@@ -83,7 +84,7 @@ def cell_label(row: dict, images: int, source: str | None) -> str:
             + (f", {row['iterations']:g} steps" if isinstance(row.get("iterations"), (int, float)) else ""))
     if str(row.get("defense", "none")) != "none":
         text += f", {row['defense']} {row['level']:g}"
-    return (f"{source}: " if source else "") + text + f" ({images} images)"
+    return (f"{source}: " if source else "") + text + f" ({images_said(images)})"
 
 
 def cells_of(csv_paths: list[Path]) -> list[tuple[str, pd.DataFrame]]:
