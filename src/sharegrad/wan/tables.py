@@ -122,6 +122,9 @@ def points_table(files: list[Path]) -> pd.DataFrame:
         base["load_1min_before"] = machine["before"]["load_average_1_5_15"][0]
         base["load_1min_after"] = machine["after"]["load_average_1_5_15"][0]
         base["device"] = record["provenance"]["device"]
+        # the run's own record (the JSON read here) and the commit that made it, so a kept CSV traces to both
+        base["record"] = str(file)
+        base["git_commit"] = record["provenance"].get("git_commit", "unknown")
         for point in record["points"]:
             rows.append({**base, **EMULATION_DEFAULTS, "topk_exchange": exchange, **point})
     if not rows:
