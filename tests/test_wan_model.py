@@ -143,6 +143,9 @@ def test_projection_beside_a_measured_row_and_their_ratio():
            "scalability": 0.0021}
     small = {**row, "compute_s": math.nan}
     out = with_model(pd.DataFrame([row, small]))
+    # records of runs without padding say None; a table of only those has no projection, and no error
+    unpadded = with_model(pd.DataFrame([{**row, "compute_s": None}, {**row, "compute_s": None}]))
+    assert unpadded.projected_scalability.isna().all()
     projected = 0.2 / (0.2 + 0.3 + 8 * ring / 15e6)
     assert out.projected_scalability[0] == pytest.approx(projected)
     assert out.projected_over_measured[0] == pytest.approx(projected / 0.0021)

@@ -89,6 +89,7 @@ def with_model(frame: pd.DataFrame) -> pd.DataFrame:
     out["scalability_vs_solo_model"] = out["scalability"] / out["model_scalability_solo_compute"] - 1.0
     # Paper-scale rows: the projection from the documented inputs alone (the stated compute per step, the
     # link, the payload's bytes), next to what the emulation measured with the same inputs.
+    out["compute_s"] = pd.to_numeric(out["compute_s"], errors="coerce")  # None (not set) in the records: NaN
     projected = []
     for _, row in out.iterrows():
         compute = float(row["compute_s"])
