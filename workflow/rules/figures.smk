@@ -49,7 +49,7 @@ for _spec in pipeline_figures(config):
                     options=json.dumps(_options),
                 shell:
                     "sharegrad figure {params.name} --csv {input} --out {output.table} --html {output.html}"
-                    " --options '{params.options}' > {log} 2>&1"
+                    " --options {params.options:q} > {log} 2>&1"
 
         else:
             ALL_TARGETS.append(f"{FIGURES}/{_stem}.png")
@@ -69,4 +69,4 @@ for _spec in pipeline_figures(config):
                     name=_spec.name,
                     options=json.dumps(_options),
                 shell:
-                    "sharegrad figure {params.name} --csv {input} --out {output} --options '{params.options}' > {log} 2>&1"
+                    "sharegrad figure {params.name} --csv {input} --out {output} --options {params.options:q} > {log} 2>&1"
