@@ -72,9 +72,10 @@ def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     paper_bandwidth = float(projection.bandwidth_mbps.iloc[0]) if len(projection) else None
     for ax, (title, lines) in zip(axes[0], panels):
         colors = palette(len(lines))
-        for color, (name, pattern, compute, measured) in zip(colors, lines):
+        for i, (color, (name, pattern, compute, measured)) in enumerate(zip(colors, lines)):
             model = [wan_model.utilisation(compute, pattern, latency, b) for b in BANDWIDTHS]
-            ax.plot(BANDWIDTHS, model, "-", color=color, lw=1.2, label=name)
+            style = ("-", "--", ":")[i // 10 % 3]  # the palette repeats its colours after ten
+            ax.plot(BANDWIDTHS, model, style, color=color, lw=1.2, label=name)
             if len(measured):
                 ax.plot(measured[:, 0], measured[:, 1], "o", color=color, ms=5, mec="black", mew=0.5)
         if paper_bandwidth:
