@@ -327,3 +327,12 @@ def test_iterations_are_judged_on_the_per_sample_attack_with_the_joint_one_besid
     # the joint attack alone measures nothing the claim counts
     summary, _ = _ledger(tmp_path, _dlg_rows(6, 0, 1250, batch_size=2, attack="dlg"))
     assert summary.loc["dlg_iterations_bs2", "verdict"] == "not measured"
+
+
+def test_a_verdict_that_turns_on_an_input_the_paper_does_not_state_is_inconclusive():
+    claim = _claim("at_least", threshold=6.0, assumed="0.2 s of compute per step, which the paper does not give")
+    verdict, reason = judge(Measurement(value=4.0, n=1), claim)
+    assert verdict == "inconclusive"
+    assert reason.startswith("would be refuted") and "0.2 s of compute per step" in reason
+    del claim["rule"]["assumed"]
+    assert judge(Measurement(value=4.0, n=1), claim)[0] == "refuted"

@@ -9,7 +9,7 @@ import math
 import pandas as pd
 import pytest
 
-from sharegrad.claims import claim
+from sharegrad.claims import claim, load_claims
 from sharegrad.claims.ledger import evaluate
 from sharegrad.wan.tables import largest_latency_within
 
@@ -25,11 +25,24 @@ def row(method, scalability, latency_ms=300.0, bandwidth_mbps=15.0, delay=0, per
             "compute_per_step_s": 0.2, "wire_bytes_per_step": 1.0, **scale}
 
 
-def ledger(tmp_path, rows):
+def ledger(tmp_path, rows, assumed=False):
+    """The ledger on these rows; by default without the claims' ``assumed`` input (the compute per step the
+    paper does not state), so the rules' own edges are tested; ``assumed=True``: the claims file as it is."""
     path = tmp_path / "wan.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    summary, cells = evaluate({"wan": path})
+    claims = load_claims()
+    if not assumed:
+        claims = [{**c, "rule": {k: v for k, v in c["rule"].items() if k != "assumed"}} for c in claims]
+    summary, cells = evaluate({"wan": path}, claims)
     return summary.set_index("claim").verdict, cells
+
+
+def test_a_verdict_on_the_assumed_compute_per_step_stays_inconclusive(tmp_path):
+    fails = [1.0, 0.99, 0.98, 0.97, 0.95, 0.7, 0.5, 0.4]  # holds to 4 s at 0.2 s per step
+    verdicts, cells = ledger(tmp_path, sweep(fails), assumed=True)
+    assert verdicts["delay20_hides_6s"] == "inconclusive"
+    reason = cells[cells.claim == "delay20_hides_6s"].reason.iloc[0]
+    assert reason.startswith("would be refuted") and "0.3 s per step" in reason
 
 
 def sweep(values, compute_s=0.2):

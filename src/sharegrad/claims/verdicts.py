@@ -124,6 +124,9 @@ def judge(m: Measurement, claim: dict) -> tuple[str, str]:
                            "all_succeed": all_succeed}[kind](m, rule)
     if rule.get("projection") and verdict in (REPRODUCED, REFUTED):
         return INCONCLUSIVE, f"would be {verdict} ({reason}), but it is a projection from assumed inputs"
+    if rule.get("assumed") and verdict in (REPRODUCED, REFUTED, PARTLY):
+        # measured, but on an input the paper does not state and the outcome turns on
+        return INCONCLUSIVE, f"would be {verdict} ({reason}), but it turns on an assumed input: {rule['assumed']}"
     return verdict, reason
 
 
