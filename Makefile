@@ -67,6 +67,7 @@ paper-dry-run: venv
 	$(BIN)/snakemake -n --cores all
 
 lint: venv
+	$(BIN)/snakefmt --check workflow Snakefile
 	$(BIN)/snakemake --lint --cores 1
 
 # The smoke config's results, its figures and report included (results/smoke/figures/).

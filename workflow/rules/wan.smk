@@ -7,25 +7,24 @@
 import sharegrad.pipeline_wan as pipeline_wan
 
 
-
 rule wan_measure:
     input:
         "data/digits/digits.npz",
     output:
         f"{RESULTS}/wan/{{cell}}/points.json",
-    params:
-        args=lambda w: pipeline_wan.wan_cli_args(config, w.cell),
-        ranks=pipeline_wan.wan_ranks(config),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/wan/{{cell}}.log",
     benchmark:
         f"{LOGS}/wan/{{cell}}.benchmark.tsv"
+    conda:
+        CONDA_ENV
     threads: pipeline_wan.wan_ranks(config)
     resources:
         runtime=240,
         mem_mb=1500 * pipeline_wan.wan_ranks(config),
+    params:
+        args=lambda w: pipeline_wan.wan_cli_args(config, w.cell),
+        ranks=pipeline_wan.wan_ranks(config),
     shell:
         "torchrun --standalone --nproc_per_node {params.ranks} -m sharegrad.cli wan-measure {params.args}"
         " --out {output} > {log} 2>&1"
@@ -36,10 +35,10 @@ rule wan_aggregate:
         pipeline_wan.wan_run_files(config),
     output:
         f"{RESULTS}/wan.csv",
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/wan_aggregate.log",
+    conda:
+        CONDA_ENV
     shell:
         "sharegrad aggregate-wan {input} --out {output} > {log} 2>&1"
 
@@ -47,11 +46,11 @@ rule wan_aggregate:
 rule table_wan_projection:
     output:
         f"{RESULTS}/wan_projection.csv",
-    params:
-        inputs=pipeline_wan.wan_projection_inputs(config),
-    conda:
-        CONDA_ENV
     log:
         f"{LOGS}/wan_projection.log",
+    conda:
+        CONDA_ENV
+    params:
+        inputs=pipeline_wan.wan_projection_inputs(config),
     shell:
         "sharegrad wan-project --inputs {params.inputs} --out {output} > {log} 2>&1"
