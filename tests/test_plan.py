@@ -126,3 +126,15 @@ def test_thread_counts_written_differently_are_one_device_class(tmp_path):
 
     assert device_classes(m).count(("cpu:test", 1)) == 1
     assert evaluation_cost(m, ("cpu:test", 1), "lenet", 1, "sequential")[0] == pytest.approx(20.0)  # median 10, 30
+
+
+def test_the_digits_size_the_plan_knows_is_the_written_set(tmp_path):
+    """The plan counts a digits run's steps from the set's known size (not from data on disk, so the same
+    plan comes out before and after `sharegrad data digits`); it must be the size that command writes."""
+    import numpy as np
+
+    from sharegrad.data.digits import write_digits
+    from sharegrad.plan import TRAIN_SIZES
+
+    with np.load(write_digits(tmp_path / "digits.npz")) as archive:
+        assert len(archive["y_train"]) == TRAIN_SIZES["digits"]
