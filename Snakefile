@@ -19,13 +19,13 @@ if not workflow.overwrite_configfiles:
     configfile: "experiments/paper.yaml"
 
 
-import sharegrad.pipeline_config
+import sharegrad.pipeline.common
 
 # The schema (one line per problem: the field, the value, the allowed values) and its defaults;
 # then every name in it (models, attacks and their settings, defenses, sync methods,
 # figures) against the registries, so a typo stops here, not when its job runs.
-sharegrad.pipeline_config.validate_config(config, f"{workflow.basedir}/experiments/schema.yaml")
-sharegrad.pipeline_config.check_names(config)
+sharegrad.pipeline.common.validate_config(config, f"{workflow.basedir}/experiments/schema.yaml")
+sharegrad.pipeline.common.check_names(config)
 
 
 include: "workflow/rules/common.smk"

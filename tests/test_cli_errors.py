@@ -104,7 +104,7 @@ def test_dlg_help_describes_every_option_and_lists_attack_settings(capsys):
 
 # ------------------------------------------------------------------ the config and its schema
 def check(config: dict) -> dict:
-    from sharegrad.pipeline_config import validate_config
+    from sharegrad.pipeline.common import validate_config
 
     return validate_config(config, SCHEMA)
 

@@ -1,5 +1,5 @@
 """Every name in a config is checked against the registries before any job starts (the Snakefile calls
-sharegrad.pipeline_config.check_names right after the schema), naming the field and the valid choices;
+sharegrad.pipeline.common.check_names right after the schema), naming the field and the valid choices;
 a stage is offered only its own models (image or text); every section but the required ones is optional."""
 
 import copy
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sharegrad import pipeline_config
+from sharegrad.pipeline import common as pipeline_config
 from sharegrad.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]

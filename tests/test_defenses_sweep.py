@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sharegrad import pipeline, pipeline_defenses
+from sharegrad.pipeline import defenses as pipeline_defenses, dlg as pipeline_dlg
 from sharegrad.report import FIGURES
 from sharegrad.report.defense_summary import claims, stops_from
 from sharegrad.report.defense_table import summarise, verdict
@@ -28,10 +28,10 @@ def test_smoke_sweep_has_a_baseline_and_every_family_with_its_own_budget():
     assert any(c["defense"] == "none" and c["level"] == 0 for c in cells)
     assert all(c["attacks"] == smoke["defenses"]["attacks_per_cell"] for c in cells)
     dirs = pipeline_defenses.chunk_dirs(smoke)
-    assert len(dirs) == sum(len(pipeline.dlg_chunks(smoke, c)) for c in cells)
+    assert len(dirs) == sum(len(pipeline_dlg.dlg_chunks(smoke, c)) for c in cells)
     assert all(d.startswith("results/smoke/dlg/") and "/iterations~100/" in d for d in dirs)
     cell = dirs[0].split("/dlg/", 1)[1].rsplit("/chunk~", 1)[0]
-    assert '"iterations": 100' in pipeline.dlg_cli_args(smoke, cell, "0-2")
+    assert '"iterations": 100' in pipeline_dlg.dlg_cli_args(smoke, cell, "0-2")
 
 
 def test_paper_sweep_shares_dlg_folders_and_covers_the_papers_levels():
@@ -45,8 +45,8 @@ def test_paper_sweep_shares_dlg_folders_and_covers_the_papers_levels():
     assert levels["pruning"] == {0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7}
     assert all(c["attacks"] >= 50 for c in cells)
     # The baseline of the plain DLG grid and of the sweep is one job when the budgets agree.
-    plain = {pipeline.cell_path(c) for c in pipeline.dlg_cells(paper)}
-    swept = {pipeline.cell_path(c) for c in cells}
+    plain = {pipeline_dlg.cell_path(c) for c in pipeline_dlg.dlg_cells(paper)}
+    swept = {pipeline_dlg.cell_path(c) for c in cells}
     lenet_baseline = [p for p in swept if "model~lenet/batch_size~1/" in p and "defense~none" in p
                       and "line_search~strong_wolfe/labels~joint/" in p]
     assert lenet_baseline and (set(lenet_baseline) & plain)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from sharegrad.defenses import DEFENSES
-from sharegrad.pipeline_config import IMAGE, TEXT, attack_names, model_names
+from sharegrad.pipeline.common import IMAGE, TEXT, attack_names, model_names
 
 
 def sharegrad(*args):

@@ -84,7 +84,7 @@ def test_a_model_the_batched_engine_is_slower_for_stays_sequential(smoke):
 
 
 def test_dtc_runs_diloco_with_its_inner_steps_as_the_period():
-    from sharegrad.pipeline_dtc import dtc_cli_args, dtc_cells
+    from sharegrad.pipeline.dtc import dtc_cli_args, dtc_cells
     from sharegrad import grid
 
     config = {"device": "cpu", "dtc": {"ranks": 2, "seeds": [0], "comm_timeout": 60,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sharegrad import pipeline_cluster as cluster
+from sharegrad.pipeline import cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "workflow" / "profiles"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sharegrad import pipeline_text
+from sharegrad.pipeline import text as pipeline_text
 from sharegrad.data.text import Sentence, read_sentences, write_sentences, zen_of_python
 from sharegrad.stages.aggregate_dlg_text import curves, flatten
 from sharegrad.stages.aggregate_dlg import read_records

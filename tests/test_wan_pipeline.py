@@ -12,7 +12,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from sharegrad import pipeline_wan
+from sharegrad.pipeline import wan as pipeline_wan
 from sharegrad.cli import build_parser
 from sharegrad.errors import UserError
 from sharegrad.stages.wan import spec_from_args

@@ -30,7 +30,7 @@ def test_paper_dag_builds_without_data(clean_checkout):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert "cifar100" in out  # the download rule is part of the DAG
-    from sharegrad.pipeline import dlg_cells, dlg_chunks
+    from sharegrad.pipeline.dlg import dlg_cells, dlg_chunks
 
     config = yaml.safe_load((ROOT / "experiments" / "paper.yaml").read_text())
     # the workstation profile (loaded by itself) sets the engine and attacks per job

@@ -168,22 +168,22 @@ def _upper_bound_evaluations(attack: str, settings: dict, iterations: int) -> in
 def _cell_engine(engine: str, cell: dict, attacks: int, jobs: int) -> str:
     """The engine the pipeline gives the cell's jobs (dlg_cli_args): batched only for the attacks and
     models it is faster for, and never for a job of one attack."""
-    from sharegrad import pipeline
+    from sharegrad.pipeline import dlg as pipeline_dlg
 
-    batched = (engine == "batched" and cell["attack"] in pipeline.BATCHED_ATTACKS
-               and cell["model"] in pipeline.BATCHED_MODELS and jobs and attacks / jobs > 1)
+    batched = (engine == "batched" and cell["attack"] in pipeline_dlg.BATCHED_ATTACKS
+               and cell["model"] in pipeline_dlg.BATCHED_MODELS and jobs and attacks / jobs > 1)
     return "batched" if batched else "sequential"
 
 
 def image_rows(config: dict, m: Measurements, cells: list[dict], stage: str) -> list[dict]:
-    from sharegrad import pipeline
+    from sharegrad.pipeline import dlg as pipeline_dlg
 
-    engine, per_job = pipeline.attack_engine(config)
+    engine, per_job = pipeline_dlg.attack_engine(config)
     section = config["dlg"]
     rows = []
     for cell in cells:
         attacks = int(cell.get("attacks", section["attacks_per_cell"]))
-        jobs = len(pipeline.dlg_chunks(config, cell))
+        jobs = len(pipeline_dlg.dlg_chunks(config, cell))
         settings = {**section["attack_settings"].get(cell["attack"], {}),
                     **{k: cell[k] for k in ("line_search",) if k in cell}}
         iterations = int(cell.get("iterations", settings.get("iterations", 300)))
@@ -205,7 +205,7 @@ def image_rows(config: dict, m: Measurements, cells: list[dict], stage: str) -> 
             how = f"scaled from {len(similar)} kept attacks at budget {budgets}"
         else:
             evaluations, how = _upper_bound_evaluations(cell["attack"], settings, iterations), "upper bound"
-        rows.append({"stage": stage, "rule": "dlg_attack", "kind": "image", "cell": pipeline.cell_path(cell),
+        rows.append({"stage": stage, "rule": "dlg_attack", "kind": "image", "cell": pipeline_dlg.cell_path(cell),
                      "model": cell["model"], "batch_size": cell["batch_size"], "tokens": None, "jobs": jobs,
                      "units": attacks, "unit": "attacks", "evaluations_per_unit": evaluations,
                      "evaluations_from": how, "engine": _cell_engine(engine, cell, attacks, jobs)})
@@ -213,7 +213,8 @@ def image_rows(config: dict, m: Measurements, cells: list[dict], stage: str) -> 
 
 
 def text_rows(config: dict, m: Measurements) -> list[dict]:
-    from sharegrad import grid, pipeline_text
+    from sharegrad import grid
+    from sharegrad.pipeline import text as pipeline_text
 
     section = config["text"]
     budget = max(section["budgets"])
@@ -235,7 +236,8 @@ def text_rows(config: dict, m: Measurements) -> list[dict]:
 
 
 def train_rows(config: dict, m: Measurements) -> list[dict]:
-    from sharegrad import grid, pipeline_dtc
+    from sharegrad import grid
+    from sharegrad.pipeline import dtc as pipeline_dtc
 
     section = config["dtc"]
     rows = []
@@ -279,7 +281,8 @@ def _steps_from_data(setup: dict, ranks: int) -> float | None:
 
 
 def wan_rows(config: dict) -> list[dict]:
-    from sharegrad import grid, pipeline_wan
+    from sharegrad import grid
+    from sharegrad.pipeline import wan as pipeline_wan
 
     section = config["wan"]
     points = len(section["latency_ms"]) * len(section["bandwidth_mbps"])
@@ -293,9 +296,10 @@ def wan_rows(config: dict) -> list[dict]:
 
 def plan(config: dict, m: Measurements) -> pd.DataFrame:
     """One row per cell and device class: jobs, units, evaluations, hours (or no measurement)."""
-    from sharegrad import pipeline, pipeline_defenses
+    from sharegrad.pipeline import defenses as pipeline_defenses
+    from sharegrad.pipeline import dlg as pipeline_dlg
 
-    cells = image_rows(config, m, pipeline.dlg_cells(config), "dlg")
+    cells = image_rows(config, m, pipeline_dlg.dlg_cells(config), "dlg")
     if config.get("defenses"):
         cells += image_rows(config, m, pipeline_defenses.cells(config), "defenses")
     if config.get("text"):

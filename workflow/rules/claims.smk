@@ -1,18 +1,9 @@
 # The claims ledger: every claim of experiments/claims.yaml judged on this config's
 # aggregated CSVs (a claim no CSV of the config measures reads "not measured").
 
-CLAIM_SOURCES = {
-    name: path
-    for name, path, section in [
-        ("dlg", f"{RESULTS}/dlg.csv", "dlg"),
-        ("defenses", f"{RESULTS}/defenses.csv", "defenses"),
-        ("text", f"{RESULTS}/text.csv", "text"),
-        ("dtc", f"{RESULTS}/dtc.csv", "dtc"),
-        ("wan", f"{RESULTS}/wan.csv", "wan"),
-        ("wan_projection", f"{RESULTS}/wan_projection.csv", "wan"),
-    ]
-    if section in config
-}
+import sharegrad.pipeline.claims as pipeline_claims
+
+CLAIM_SOURCES = pipeline_claims.claim_sources(config)
 ALL_TARGETS.extend([f"{FIGURES}/claims.md", f"{FIGURES}/claims.html"])
 
 

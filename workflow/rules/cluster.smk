@@ -1,9 +1,9 @@
-# Resources by rule name (sharegrad.pipeline_cluster): included last, after every
+# Resources by rule name (sharegrad.pipeline.cluster): included last, after every
 # rule exists, so a rule added in any .smk file is covered without a profile edit.
 # Order of precedence: the profile's set-resources > the rule's own resources >
 # its class here > the profile's default-resources.
 
-import sharegrad.pipeline_cluster as cluster
+import sharegrad.pipeline.cluster as cluster
 
 for _rule in workflow.rules:
     _pinned = workflow.resource_settings.overwrite_resources.get(_rule.name, {})

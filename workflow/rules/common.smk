@@ -1,12 +1,12 @@
-# Helpers shared by the rules. The logic lives in sharegrad.pipeline (tested
-# without Snakemake); this file only binds it to the loaded config.
+# Helpers shared by the rules. The logic lives in sharegrad.pipeline, one module per
+# rule file (tested without Snakemake); this file only binds sharegrad.pipeline.common
+# to the loaded config.
 
-import sharegrad.pipeline as pipeline
-import sharegrad.pipeline_defenses as pipeline_defenses
+import sharegrad.pipeline.common as pipeline_common
 
-RESULTS = pipeline.results_root(config)
-# Every figure and table of this config (and nothing of another's): results/<name>/figures/.
-FIGURES = pipeline.figures_root(config)
+RESULTS = pipeline_common.results_root(config)
+# Every figure and table of this config (and nothing of another's).
+FIGURES = pipeline_common.figures_root(config)
 LOGS = f"logs/{config['name']}"
 THREADS = config.get("threads", 1)
 # For `--software-deployment-method conda`: every rule runs in the project's

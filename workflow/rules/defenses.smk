@@ -1,7 +1,9 @@
 # Defense sweep (DLG section 5): the same image attacks on gradients passed
 # through a defense (sharegrad/defenses/), one cell per defense x level x model x
 # batch size; `defense: none, level: 0` is the baseline. The cells are image-attack
-# cells run by dlg_attack (dlg.smk); sharegrad.pipeline_defenses lists them.
+# cells run by dlg_attack (dlg.smk); sharegrad.pipeline.defenses lists them.
+
+import sharegrad.pipeline.defenses as pipeline_defenses
 
 
 rule defenses_aggregate:

@@ -5,6 +5,9 @@
 # downloaded by torchvision where there is internet (`--source auto`). Every
 # image attack (dlg_attack) takes the file as input.
 
+import sharegrad.pipeline.data as pipeline_data
+import sharegrad.pipeline.defenses as pipeline_defenses
+import sharegrad.pipeline.dlg as pipeline_dlg
 from sharegrad.checkpoint import cli_args as checkpoint_args
 
 
@@ -22,7 +25,7 @@ rule lpips_weights:
 
 rule dlg_attack:
     input:
-        pipeline.image_data_file(config),
+        pipeline_data.image_data_file(config),
         lpips=pipeline_defenses.lpips_weights_file(config),
     output:
         directory(f"{RESULTS}/dlg/{{cell}}/chunk~{{chunk}}"),
@@ -38,7 +41,7 @@ rule dlg_attack:
         runtime=240,
         mem_mb=4000,
     params:
-        args=lambda w: pipeline.dlg_cli_args(config, w.cell, w.chunk),
+        args=lambda w: pipeline_dlg.dlg_cli_args(config, w.cell, w.chunk),
         # finished attacks of a killed job, taken back when it runs again (Snakemake deletes the output)
         stash=f"{RESULTS}/dlg/{{cell}}/.stash",
         # running attacks' checkpoints, next to the stash (the profile may set how often: README)
@@ -49,7 +52,7 @@ rule dlg_attack:
 
 rule dlg_aggregate:
     input:
-        pipeline.dlg_chunk_dirs(config),
+        pipeline_dlg.dlg_chunk_dirs(config),
     output:
         table=f"{RESULTS}/dlg.csv",
         curves=f"{RESULTS}/dlg_curves.csv",

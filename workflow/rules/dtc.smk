@@ -3,7 +3,7 @@
 # figures. Ranks are local processes (gloo on CPU, NCCL on GPU); on a cluster
 # the profile gives the job its GPUs.
 
-import sharegrad.pipeline_dtc as pipeline_dtc
+import sharegrad.pipeline.dtc as pipeline_dtc
 
 
 rule dtc_train:

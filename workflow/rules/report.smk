@@ -2,22 +2,20 @@
 # (workflow/report/workflow.rst) and a provenance table of every result.
 # Included after every stage's rule file, so ALL_TARGETS is complete here.
 
-import os
-
+import sharegrad.pipeline.report as pipeline_report
 from sharegrad.provenance import config_hash as _config_hash
 
 
 report: "../report/workflow.rst"
 
 
-PROVENANCE_TABLE = f"{FIGURES}/provenance.md"
-PROVENANCE_PAGE = f"{FIGURES}/provenance.html"
+PROVENANCE_TABLE, PROVENANCE_PAGE = pipeline_report.provenance_files(config)
 
 
 rule report_provenance:
     input:
         # Every other target first: the table then covers every result of the run.
-        [target for target in ALL_TARGETS if target not in (PROVENANCE_TABLE, PROVENANCE_PAGE)],
+        pipeline_report.provenance_inputs(config, ALL_TARGETS),
     output:
         table=PROVENANCE_TABLE,
         html=report(
@@ -32,8 +30,7 @@ rule report_provenance:
     conda:
         CONDA_ENV
     params:
-        # results/<name>/, the folder above this config's figures/
-        results=lambda wildcards, output: os.path.dirname(os.path.dirname(output.table)),
+        results=lambda wildcards: pipeline_report.results_folder(config),
         config_name=config["name"],
         config_hash=_config_hash(config),
     shell:

@@ -4,7 +4,7 @@
 
 from sharegrad.checkpoint import cli_args as checkpoint_args
 
-import sharegrad.pipeline_text as pipeline_text
+import sharegrad.pipeline.text as pipeline_text
 
 
 rule text_corpus:

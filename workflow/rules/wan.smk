@@ -4,7 +4,7 @@
 # The timing is only as good as the machine is quiet: each job records the
 # cores it had and the load average, and takes one core per rank.
 
-import sharegrad.pipeline_wan as pipeline_wan
+import sharegrad.pipeline.wan as pipeline_wan
 
 
 rule wan_measure:

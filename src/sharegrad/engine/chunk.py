@@ -14,7 +14,7 @@ import time
 from sharegrad.attacks.base import AttackResult
 from sharegrad.engine.dlg import run_dlg_batched
 from sharegrad.errors import UserError
-from sharegrad.pipeline import BATCHED_ATTACKS  # one list for the engine and the rules
+from sharegrad.pipeline.dlg import BATCHED_ATTACKS  # one list for the engine and the rules
 
 
 def run_batched(problems: list, attack: str, config: dict, checkpoints: list | None = None, exact: bool = False,

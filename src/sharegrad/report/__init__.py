@@ -79,8 +79,3 @@ def register_figure(name: str, *, section: str | None = None, inputs=None, title
 
     return decorate
 
-
-def pipeline_figures(config: dict) -> list[FigureSpec]:
-    """The registered figures whose section is in ``config``, by name."""
-    specs = [getattr(FIGURES.get(name), "figure_spec", None) for name in FIGURES.names()]
-    return [spec for spec in specs if spec is not None and spec.section in config]

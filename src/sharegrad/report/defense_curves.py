@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sharegrad.errors import UserError
-from sharegrad import pipeline_defenses
+from sharegrad.pipeline import defenses as pipeline_defenses
 from sharegrad.report import register_figure
 from sharegrad.report.defense_table import FAMILY_ORDER, family, level_label, sort_key
 from sharegrad.report.style import plt, save, sns

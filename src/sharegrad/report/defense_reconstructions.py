@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sharegrad.errors import UserError
-from sharegrad import pipeline_defenses
+from sharegrad.pipeline import defenses as pipeline_defenses
 from sharegrad.claims.tiers import classify
 from sharegrad.report import register_figure
 from sharegrad.report.defense_curves import select_cell

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.claims import claim
-from sharegrad import pipeline_defenses
+from sharegrad.pipeline import defenses as pipeline_defenses
 from sharegrad.report import register_figure
 from sharegrad.report.defense_table import CELL, describe_thresholds, level_label, markdown, read, sample
 from sharegrad.report.sample import FEW_IMAGES, few_said

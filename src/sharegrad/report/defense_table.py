@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from sharegrad.errors import UserError
-from sharegrad import pipeline_defenses
+from sharegrad.pipeline import defenses as pipeline_defenses
 from sharegrad.report import register_figure
 from sharegrad.report.sample import few_said, note_for, sample_line
 from sharegrad.report.stats import rate_with_interval

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sharegrad.errors import UserError
-from sharegrad import pipeline
+from sharegrad.pipeline import dlg as pipeline_dlg
 from sharegrad.claims.tiers import classify
 from sharegrad.report import register_figure
 from sharegrad.report.style import plt, save
@@ -46,7 +46,7 @@ def pick_columns(steps: np.ndarray, columns: int) -> list[int]:
 
 @register_figure("dlg_reconstructions", section="dlg", inputs=["dlg.csv"], subcategory="Images",
                  title="Reconstructions over the iterations",
-                 instances=lambda config: pipeline.reconstruction_instances(config))
+                 instances=lambda config: pipeline_dlg.reconstruction_instances(config))
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = select(pd.read_csv(csv_paths[0]), options)
     verdicts = pd.Series(classify(table), index=table.index)

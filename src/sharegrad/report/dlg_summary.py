@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sharegrad import pipeline
+from sharegrad.pipeline import dlg as pipeline_dlg
 from sharegrad.claims import tiers
 from sharegrad.metrics.iterations import iterations_to_success
 from sharegrad.report import register_figure
@@ -76,7 +76,7 @@ def summarise(table: pd.DataFrame, cell: list[str] = CELL) -> pd.DataFrame:
 
 @register_figure("dlg_summary", section="dlg", inputs=["dlg.csv"], table=True, subcategory="Images",
                  title="Summary per cell: success rate, MSE, labels, time (table)",
-                 options=lambda config: pipeline.summary_options(config))
+                 options=lambda config: pipeline_dlg.summary_options(config))
 def render(csv_paths: list[Path], output: Path, options: dict) -> None:
     table = pd.read_csv(csv_paths[0])
     summary = summarise(table)

@@ -8,7 +8,7 @@ cannot, with the grid's ``note`` (the config's words on what the cell is there t
 
 from __future__ import annotations
 
-from sharegrad.pipeline import NOTE_KEYS
+from sharegrad.pipeline.dlg import NOTE_KEYS
 from sharegrad.report.stats import wilson_interval
 
 # Below this many images a cell's rate (and a verdict resting on it) is called the outcome on those images.

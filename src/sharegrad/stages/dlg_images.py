@@ -448,7 +448,7 @@ def parse_indices(text: str) -> list[int]:
 def register_cli(subparsers) -> None:
     from sharegrad.attacks import ATTACKS
     from sharegrad.defenses import DEFENSES
-    from sharegrad.pipeline_config import IMAGE, attack_names, model_names
+    from sharegrad.pipeline.common import IMAGE, attack_names, model_names
 
     image_models, image_attacks = model_names(IMAGE), attack_names(IMAGE)
     settings = "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in {**getattr(ATTACKS.get(name), "cell_settings", {}),

@@ -248,7 +248,7 @@ def cost_text(overlays: list[Overlay], table) -> str:
 
 def figure_targets(overlay: Overlay, config: dict) -> dict[str, tuple[object, dict]]:
     """The pipeline's figures and tables of the overlay's sections: file name -> (spec, options)."""
-    from sharegrad.report import pipeline_figures
+    from sharegrad.pipeline.figures import pipeline_figures
 
     out = {}
     for spec in pipeline_figures(config):

@@ -155,7 +155,7 @@ def demo_text(config_paths: list[str], profile: str | None, roots: list[Path], s
     Returns (the command that writes it, the block's text)."""
     from types import SimpleNamespace
 
-    from sharegrad.report import pipeline_figures
+    from sharegrad.pipeline.figures import pipeline_figures
 
     _, table, summary = document(config_paths, profile, roots, startup)
     config = load_config(config_paths)

@@ -1,7 +1,7 @@
 """Models the trainer builds by name, one file each, registered like the attack models:
 ``@register_train_model("digits_cnn")`` on a constructor ``(num_classes, in_channels) -> nn.Module``.
 A config's ``dtc.setups.*.model`` and ``wan.setup.model`` are checked against this registry
-(``sharegrad.pipeline_config``) before any job starts.
+(``sharegrad.pipeline.common``) before any job starts.
 """
 
 from __future__ import annotations

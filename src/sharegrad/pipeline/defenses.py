@@ -1,6 +1,7 @@
-"""What the defense-sweep rules ask of the config (``defenses:``): cells and their chunk folders.
+"""What the defense-sweep rules (workflow/rules/defenses.smk) ask of the config (``defenses:``): cells
+and their chunk folders.
 
-The sweep's cells are ordinary image-attack cells (``pipeline.dlg_cells``):
+The sweep's cells are ordinary image-attack cells (``pipeline.dlg.dlg_cells``):
 the ``dlg_attack`` rule runs them in ``results/<name>/dlg/``, and the
 no-defense baseline is the same job as a plain DLG run with the same budget.
 A grid may set ``iterations`` (spelled in the path) and ``attacks``; the
@@ -9,7 +10,7 @@ section's ``attacks_per_cell`` is the default count.
 
 from __future__ import annotations
 
-from sharegrad import pipeline
+from sharegrad.pipeline import dlg
 from sharegrad.metrics.lpips_weights import WEIGHTS_FILE
 
 
@@ -28,11 +29,11 @@ def grids(config: dict) -> list[dict]:
 
 
 def cells(config: dict) -> list[dict]:
-    return pipeline.dlg_cells(config, grids(config))
+    return dlg.dlg_cells(config, grids(config))
 
 
 def chunk_dirs(config: dict) -> list[str]:
-    return pipeline.dlg_chunk_dirs(config, cells(config))
+    return dlg.dlg_chunk_dirs(config, cells(config))
 
 
 def figure_options(config: dict, name: str, **extra) -> dict:
@@ -41,4 +42,4 @@ def figure_options(config: dict, name: str, **extra) -> dict:
 
 def table_options(config: dict) -> dict:
     """The defense tables' options: the verdict thresholds and the grids' notes."""
-    return {"verdict": section(config)["verdict"], "notes": pipeline.cell_notes(config, grids(config))}
+    return {"verdict": section(config)["verdict"], "notes": dlg.cell_notes(config, grids(config))}

@@ -1,6 +1,5 @@
-"""What the Snakemake rules ask of the config: cells, chunks, paths, CLI arguments.
-
-Kept here (not in the .smk files) so it is importable and tested without Snakemake.
+"""What the DLG image rules (workflow/rules/dlg.smk) ask of the config: cells, chunks, paths,
+CLI arguments, and the notes and figure instances of its tables.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ import shlex
 
 from sharegrad import grid
 from sharegrad.errors import UserError
+from sharegrad.pipeline.common import figures_root, results_root
 
 # Every image-attack cell spells these in its path, defaults included, so the
 # no-defense baseline of a defense sweep is the same job as the plain run; an
@@ -23,7 +23,7 @@ CELL_SETTINGS = {"line_search": "none", "labels": "joint"}
 
 
 def attack_cell_settings(name: str) -> dict:
-    """The cell settings ``name`` takes, with their defaults (unknown names: pipeline_config reports them)."""
+    """The cell settings ``name`` takes, with their defaults (unknown names: pipeline.common reports them)."""
     from sharegrad.attacks import ATTACKS
 
     try:
@@ -32,15 +32,6 @@ def attack_cell_settings(name: str) -> dict:
         return dict(CELL_SETTINGS)
     declared = getattr(attack, "cell_settings", None)
     return dict(CELL_SETTINGS) if declared is None else dict(declared)
-
-
-def results_root(config: dict) -> str:
-    return f"results/{config['name']}"
-
-
-def figures_root(config: dict) -> str:
-    """Where a config's figures and tables go: inside its own results, so two configs never share one."""
-    return f"{results_root(config)}/figures"
 
 
 def dlg_cells(config: dict, grids: list[dict] | None = None) -> list[dict]:
@@ -113,15 +104,6 @@ def dlg_chunk_dirs(config: dict, cells: list[dict] | None = None) -> list[str]:
     root = results_root(config)
     cells = dlg_cells(config) if cells is None else cells
     return [f"{root}/dlg/{cell_path(cell)}/chunk~{chunk}" for cell in cells for chunk in dlg_chunks(config, cell)]
-
-
-def image_data_file(config: dict) -> str:
-    """The file whose presence says the configured image set is ready (a rule makes it)."""
-    name, split = config["data"]["image_dataset"], config["data"]["split"]
-    if name == "cifar10":
-        return f"data/cifar/cifar-10-batches-py/{'test_batch' if split == 'test' else 'data_batch_1'}"
-    root = "data/embedded" if name == "embedded" else "data/cifar"
-    return f"{root}/cifar-100-python/{split}"
 
 
 def dlg_cli_args(config: dict, cell_path: str, chunk: str) -> str:

@@ -1,4 +1,5 @@
-"""Every name a config gives, checked against the registries before any job starts.
+"""What every rule file shares (workflow/rules/common.smk): where a config's results and figures go,
+and every name the config gives, checked against the registries before any job starts.
 
 The schema (experiments/schema.yaml) checks the shape and the values it can know;
 the names of models, attacks, defenses, sync methods and attack settings live in
@@ -15,6 +16,16 @@ import importlib
 from sharegrad.errors import UserError
 
 IMAGE, TEXT = "image", "text"
+
+
+def results_root(config: dict) -> str:
+    """Where a config's runs, records and aggregated CSVs go."""
+    return f"results/{config['name']}"
+
+
+def figures_root(config: dict) -> str:
+    """Where a config's figures and tables go: inside its own results, so two configs never share one."""
+    return f"{results_root(config)}/figures"
 
 
 def model_names(modality: str) -> list[str]:
@@ -89,7 +100,7 @@ def _image_grid_problems(field: str, grids: list[dict], models: list[str], attac
         where = f"{field}[{i}]"
         problems += _check_values(f"{where}.model", spec.get("model", []), models, "image model")
         problems += _check_values(f"{where}.attack", spec.get("attack", []), attacks, "image attack")
-        from sharegrad.pipeline import CELL_SETTINGS, attack_cell_settings
+        from sharegrad.pipeline.dlg import CELL_SETTINGS, attack_cell_settings
 
         for attack in [a for a in spec.get("attack", []) if a in attacks]:
             takes = attack_cell_settings(attack)
