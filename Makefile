@@ -70,6 +70,6 @@ lint: venv
 	$(BIN)/snakefmt --check workflow Snakefile
 	$(BIN)/snakemake --lint --cores 1
 
-# The smoke config's results, its figures and report included (results/smoke/figures/).
+# The smoke config's results, its figures and report included (figures/smoke/).
 clean-results:
 	rm -rf results/smoke logs/smoke

@@ -1,5 +1,5 @@
 """Two configs run one after the other in one checkout: each writes its own figures and tables
-(results/<name>/figures/), neither overwrites the other's, and each report holds only its own items,
+(figures/<name>/), neither overwrites the other's, and each report holds only its own items,
 tables rendered as HTML and titled by what they show. Both configs have only the required sections
 (name, seed, device, data, dlg), so this also runs such a config to its figures."""
 
@@ -59,13 +59,14 @@ def test_two_configs_in_one_checkout_keep_their_own_outputs_and_reports(tmp_path
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(tiny(name, batch_size)))
 
     run(tmp_path, "--cores", "2", "--configfile", "alpha.yaml")
-    alpha = tmp_path / "results" / "alpha" / "figures"
+    alpha = tmp_path / "figures" / "alpha"
     before = digests(alpha)
     run(tmp_path, "--cores", "2", "--configfile", "beta.yaml")
-    beta = tmp_path / "results" / "beta" / "figures"
+    beta = tmp_path / "figures" / "beta"
     assert digests(alpha) == before  # beta's run touched none of alpha's figures or tables
     assert set(digests(beta)) == set(before)  # and made the same set of its own
-    assert not (tmp_path / "figures").exists()
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["alpha", "beta"]
+    assert not list((tmp_path / "results").glob("*/figures"))  # figures only at the top level
     expected = {"dlg_reconstructions.png", "dlg_batch_size.png", "dlg_loss_curves.png", "dlg_summary.html", "dlg_iterations.html",
                 "dlg_threshold.png", "claims.html", "provenance.html"}
 
@@ -75,8 +76,8 @@ def test_two_configs_in_one_checkout_keep_their_own_outputs_and_reports(tmp_path
         categories, results = report_index(page)
         items = {path for subcategories in categories.values() for paths in subcategories.values() for path in paths}
         assert {Path(path).name for path in items} == expected
-        assert all(path.startswith(f"results/{name}/figures/") for path in items), items
-        assert f"results/{other}/" not in json.dumps(categories)
+        assert all(path.startswith(f"figures/{name}/") for path in items), items
+        assert f"results/{other}/" not in json.dumps(categories) and f"figures/{other}/" not in json.dumps(categories)
         # the claims ledger sorts first (the report orders categories by name); no "Other" group
         assert sorted(categories)[0] == "Claims ledger"
         assert "Other" not in {sub for subcategories in categories.values() for sub in subcategories}
@@ -88,5 +89,5 @@ def test_two_configs_in_one_checkout_keep_their_own_outputs_and_reports(tmp_path
         for path in tables:  # shown inline: an HTML page with the table itself, not a download
             assert results[path]["mime_type"] == "text/html"
             assert "<table>" in decoded(results[path])
-        ledger = decoded(results[f"results/{name}/figures/claims.html"])
+        ledger = decoded(results[f"figures/{name}/claims.html"])
         assert f"config {name}" in ledger and f"config {other}" not in ledger

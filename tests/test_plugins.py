@@ -91,8 +91,8 @@ def test_readme_plugins_run_through_the_pipeline_as_one_file_each(tmp_path):
     assert "figure_final_loss" in dry.stdout  # the figure's rule follows from its module
     assert "line_search~" not in dry.stdout and "labels~" not in dry.stdout  # the attack takes neither
 
-    figure = "results/plug/figures/final_loss.png"
-    run(tmp_path, figure, "results/plug/figures/dlg_summary.md", "--cores", "2", "--configfile", "plug.yaml")
+    figure = "figures/plug/final_loss.png"
+    run(tmp_path, figure, "figures/plug/dlg_summary.md", "--cores", "2", "--configfile", "plug.yaml")
     assert (tmp_path / figure).stat().st_size > 0
     cell = tmp_path / "results/plug/dlg/model~lenet/batch_size~1/attack~adam_dlg/defense~uniform_noise/level~0.0001"
     (record,) = (cell / "iterations~20/chunk~0-1").glob("attack~*.json")
@@ -100,7 +100,7 @@ def test_readme_plugins_run_through_the_pipeline_as_one_file_each(tmp_path):
     # only the settings it declares and the config gives, the budget from the cell; no line search, no labels
     assert parameters["attack_config"] == {"iterations": 20, "lr": 0.05, "snapshot_every": 5}
     assert parameters["attack"] == "adam_dlg" and parameters["defense"] == "uniform_noise"
-    summary = (tmp_path / "results/plug/figures/dlg_summary.md").read_text()
+    summary = (tmp_path / "figures/plug/dlg_summary.md").read_text()
     assert "| adam_dlg " in summary and "uniform_noise" in summary
 
 

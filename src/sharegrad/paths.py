@@ -11,7 +11,8 @@ from pathlib import Path
 
 ROOT = Path(os.environ.get("SHAREGRAD_ROOT", "."))
 DATA = ROOT / "data"
-RESULTS = ROOT / "results"  # results/<config name>/, its figures and tables in figures/ below it
+RESULTS = ROOT / "results"  # results/<config name>/: its runs, records and aggregated CSVs
+FIGURES = ROOT / "figures"  # figures/<config name>/: its figures and tables, drawn from those CSVs
 
 # Data sets.  Every image set is stored in CIFAR's own on-disk format, so one
 # loader (data/cifar.py) reads the real CIFAR and the embedded photographs.

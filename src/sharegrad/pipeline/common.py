@@ -24,8 +24,9 @@ def results_root(config: dict) -> str:
 
 
 def figures_root(config: dict) -> str:
-    """Where a config's figures and tables go: inside its own results, so two configs never share one."""
-    return f"{results_root(config)}/figures"
+    """Where a config's figures and tables go: a folder of its own below the top-level figures/, so two
+    configs never share one."""
+    return f"figures/{config['name']}"
 
 
 def model_names(modality: str) -> list[str]:

@@ -11,9 +11,9 @@ stage reads that command, so the overlay is the one place that says how its resu
 
 A run goes through Snakemake with ``--rerun-incomplete --keep-going``: a killed run is resumed by
 running the same command again (finished attacks are stashed, running ones checkpointed; see the
-README). What finished is kept under ``results/cpu/NAME/``: the aggregated CSVs, the per-run records
-(gzip-compressed JSON below ``records/``) and the figures and tables the pipeline draws for the
-overlay's sections. Then, from what is kept, the tables are rendered again, each folder's README is
+README). What finished is kept under ``results/cpu/NAME/``: the aggregated CSVs and the per-run records
+(gzip-compressed JSON below ``records/``); the figures and tables the pipeline draws for the overlay's
+sections are where every config's go, ``figures/NAME/``. Then, from what is kept, the tables are rendered again, each folder's README is
 written (cells, records kept per cell, what made each file) and the claims ledger is regenerated.
 """
 
@@ -31,6 +31,7 @@ from sharegrad.errors import UserError
 BASE_CONFIG = "experiments/smoke.yaml"
 OVERLAYS = "experiments/*_cpu.yaml"
 KEPT = Path("results/cpu")
+FIGURES = Path("figures")  # figures/<config name>/, as the pipeline writes them (pipeline.common.figures_root)
 LEDGER_INPUTS = KEPT / "ledger_inputs.yaml"
 LEDGER_COMMAND = ["claims", "--inputs", str(LEDGER_INPUTS), "--title", "kept CPU acceptance runs",
                   "--out", str(KEPT / "claims.md")]
@@ -70,6 +71,10 @@ class Overlay:
     @property
     def folder(self) -> Path:
         return KEPT / self.name
+
+    @property
+    def figures_folder(self) -> Path:
+        return FIGURES / self.name
 
     @property
     def tables(self) -> list[str]:
@@ -270,13 +275,14 @@ def run_overlay(overlay: Overlay, cores: int | None) -> tuple[int, list[str]]:
     if code != 0:
         return code, []
     names = list(figure_targets(overlay, overlay_config(overlay)))
-    figures = [f"results/{overlay.name}/figures/{name}" for name in names]
+    figures = [str(overlay.figures_folder / name) for name in names]
     subprocess.run([program, *command[1:command.index("--")], "--", *figures], capture_output=True)
     return code, [n for n, f in zip(names, figures) if not Path(f).exists()]
 
 
 def keep_overlay(overlay: Overlay) -> list[str]:
-    """Copy what the overlay's run made (CSVs, records, figures) into its kept folder; what was kept."""
+    """Copy what the overlay's run made (CSVs and records) into its kept folder; what was kept. Its figures
+    need no copy: the run drew them in figures/NAME/ itself."""
     import shutil
 
     import pandas as pd
@@ -299,10 +305,6 @@ def keep_overlay(overlay: Overlay) -> list[str]:
         for companion in TABLES[name][0]:
             if (source / companion).exists():
                 shutil.copyfile(source / companion, overlay.folder / companion)
-    if done:
-        for name in figure_targets(overlay, overlay_config(overlay)):
-            if (source / "figures" / name).exists():
-                shutil.copyfile(source / "figures" / name, overlay.folder / name)
     return done
 
 
@@ -320,7 +322,8 @@ def render_tables(overlay: Overlay) -> tuple[list[str], dict[str, str]]:
         if not all(p.exists() for p in inputs):
             continue
         try:
-            spec.render(inputs, overlay.folder / name, options)
+            overlay.figures_folder.mkdir(parents=True, exist_ok=True)
+            spec.render(inputs, overlay.figures_folder / name, options)
         except FileNotFoundError:
             continue  # the arrays a CSV names are not kept; a run redraws this figure
         except UserError as exc:  # the pipeline's rule would refuse the same way: say so, keep going
@@ -396,18 +399,27 @@ def readme(overlay: Overlay, table, refused: dict[str, str] | None = None, redra
                      "wall time, device, package versions, git commit), at the path the pipeline wrote it below "
                      f"`results/{overlay.name}/`")
         described.add("records")
+    # README.md sits at results/cpu/NAME/: the figures' folder from there
+    up = "../" * len(overlay.folder.parts) + overlay.figures_folder.as_posix()
+    if any((overlay.figures_folder / name).exists() for name in figures):
+        lines += ["", f"Its figures and tables are in [`{overlay.figures_folder.as_posix()}/`]({up}/), where the "
+                      "pipeline draws every config's:", ""]
+    drawn = set()
     for name, (spec, _) in sorted(figures.items()):
-        if (overlay.folder / name).exists():
+        if (overlay.figures_folder / name).exists():
             how = ("drawn again from the kept CSVs" if name in (redrawn or []) else
                    "drawn by the overlay's run from its attacks' arrays, which are not kept")
-            lines.append(f"- `{name}`: {spec.title} (`sharegrad figure {spec.name}`, {how})")
-            described.add(name)
+            lines.append(f"- [`{name}`]({up}/{name}): {spec.title} (`sharegrad figure {spec.name}`, {how})")
+            drawn.add(name)
     for name, why in sorted((refused or {}).items()):
         lines.append(f"- `{name}` (`sharegrad figure {figures[name][0].name}`, an instance the overlay inherits) is not "
                      f"drawn for it: {why}")
     described.add("README.md")
-    others = sorted(p.name for p in overlay.folder.iterdir() if p.name not in described) \
-        if overlay.folder.exists() else []
+    others = [p.name for p in overlay.folder.iterdir() if p.name not in described] if overlay.folder.exists() else []
+    if overlay.figures_folder.exists():
+        others += [f"{overlay.figures_folder.as_posix()}/{p.name}" for p in overlay.figures_folder.iterdir()
+                   if p.name not in drawn]
+    others = sorted(others)
     if others:
         lines += ["", "Kept from earlier runs of this overlay and not made by the command above (drawn with "
                       "options the overlay does not declare): " + ", ".join(f"`{n}`" for n in others) + "."]

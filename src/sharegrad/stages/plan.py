@@ -182,7 +182,7 @@ def demo_text(config_paths: list[str], profile: str | None, roots: list[Path], s
                    "busy with other work more; setting up `.venv` the first time (`make venv`: torch and the rest "
                    "from the package index) comes on top.")
     lines = [DEMO_START.format(command=command), timing, "",
-             f"What it writes in `results/{name}/figures/` (each item's title in the report):", "",
+             f"What it writes in `figures/{name}/` (each item's title in the report):", "",
              "- `claims.md`: the claims ledger, every claim of `experiments/claims.yaml` judged on this config"]
     for spec in sorted(pipeline_figures(config), key=lambda s: s.name):
         for stem in spec.outputs(config):
