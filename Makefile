@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: venv demo test paper-dry-run lint clean-results slurm-smoke slurm-smoke-full report plan cpu-results
+.PHONY: venv demo test paper-dry-run lint clean-results slurm-smoke slurm-smoke-full report plan cpu-results cpu-results-check
 
 venv: $(VENV)/.installed
 
@@ -62,6 +62,11 @@ plan: venv
 cpu-results: venv
 	+$(BIN)/sharegrad kept-results $(if $(findstring n,$(firstword -$(MAKEFLAGS))),-n) $(if $(ONLY),--only $(ONLY))
 	$(MAKE) plan
+
+# One kept cell run again and compared with what is kept, record by record (equal but for timings and
+# provenance), e.g. make cpu-results-check ONLY=defenses_300_cpu CELL=defense~int8/level~0
+cpu-results-check: venv
+	$(BIN)/sharegrad kept-check $(ONLY) $(CELL)
 
 paper-dry-run: venv
 	$(BIN)/snakemake -n --cores all
