@@ -130,6 +130,8 @@ def test_aggregate_dtc_run_row_means_over_epochs_and_setup_from_the_path(tmp_pat
     assert first.bytes_sent_per_epoch == 300.0  # (100 + 200 + 600) / 3
     assert first.comm_wait_s_per_epoch == 1.5   # the epoch without a measured wait left out
     assert (first.delay, first.seed, first.epochs, first.world_size) == (2, 3, 3, 2)
+    assert table.record.tolist() == [f.as_posix() for f in files]  # each row names the run that made it
+    assert "record" not in curves
     assert len(curves) == 6
     assert curves[curves.setup == "digits_long"].test_accuracy.tolist() == [0.5, 0.7, 0.8]
     (tmp_path / "bad.json").write_text("[")

@@ -33,7 +33,9 @@ def flatten(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
                      "mean_steps_per_s": pd.Series([e["steps_per_s"] for e in epochs]).mean(),
                      "bytes_sent_per_epoch": pd.Series([e["bytes_sent"] for e in epochs]).mean(),
                      "comm_wait_s_per_epoch": pd.Series([e["comm_wait_s"] for e in epochs], dtype=float).mean(),
-                     "device": record["provenance"]["device"], "git_commit": record["provenance"]["git_commit"]})
+                     "device": record["provenance"]["device"], "git_commit": record["provenance"]["git_commit"],
+                     # the run's own record (the JSON read here), so a kept CSV traces row by row to it
+                     "record": Path(file).as_posix()})
         for epoch in epochs:
             curves.append({**base, **epoch})
     return pd.DataFrame(rows), pd.DataFrame(curves)
