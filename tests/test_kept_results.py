@@ -150,3 +150,14 @@ def test_the_dry_run_lists_every_kept_cell_and_runs_nothing(monkeypatch, capsys)
     for row in cells.itertuples():
         assert f"  {row.stage} {row.cell}: " in out
     assert out.rstrip().endswith(f"{len(overlays)} overlays, {len(cells)} kept cells; nothing run (dry run)")
+
+
+@pytest.mark.parametrize("run,cell", [
+    ("results/x_cpu/dlg/model~lenet/batch_size~1/chunk~0-10/attack~1.npz", "model~lenet/batch_size~1"),
+    ("results/x_cpu/text/model~m/attack~t/level~0/chunk~0-1/sentence~s.json", "model~m/attack~t/level~0"),
+    ("results/x_cpu/dtc/setup~digits/method~sync/seed~0/run.json", "setup~digits/method~sync/seed~0"),
+    ("results/x_cpu/wan/method~sync/delay~0/points.json", "method~sync/delay~0"),
+])
+def test_a_kept_record_is_counted_in_the_plans_cell(run, cell):
+    """Each stage's record paths map onto the cell the plan lists, so a README counts its records per cell."""
+    assert kept._cell_of(run) == cell

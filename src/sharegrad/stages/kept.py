@@ -212,9 +212,10 @@ def kept_records(overlay: Overlay) -> dict[str, tuple[int, int]]:
 
 
 def _cell_of(run: str) -> str:
-    """``results/NAME/STAGE.../model~M/.../chunk~A-B/attack~I.npz`` -> ``model~M/...`` (the plan's cell)."""
+    """``results/NAME/STAGE/model~M/.../chunk~A-B/attack~I.npz`` -> ``model~M/...`` (the plan's cell): from the
+    first ``key~value`` folder to the chunk (or the file: a training run's ``.../seed~0/run.json``)."""
     parts = Path(run).parts
-    start = next((i for i, p in enumerate(parts) if p.startswith("model~")), 0)
+    start = next((i for i, p in enumerate(parts) if "~" in p), 0)
     chunk = next((i for i, p in enumerate(parts) if p.startswith("chunk~")), len(parts) - 1)
     return "/".join(parts[start:chunk])
 
