@@ -5,7 +5,8 @@ import shlex
 import pytest
 import yaml
 
-from sharegrad import grid, pipeline
+from sharegrad import grid
+from sharegrad.pipeline import dlg as pipeline
 from sharegrad.errors import UserError
 
 
@@ -95,3 +96,33 @@ def test_dtc_runs_diloco_with_its_inner_steps_as_the_period():
     for cell in dtc_cells(config):
         args = dtc_cli_args(config, grid.cell_path(cell)).split()
         assert args[args.index("--period") + 1] == "20", cell["method"]
+
+
+def test_dtc_passes_each_method_exactly_the_options_it_takes():
+    """Asked of the registered methods, not listed by hand: DTS with top-k takes delay, period and ratio."""
+    from sharegrad.pipeline.dtc import method_takes
+
+    takes = {m: {k for k in ("delay", "period", "ratio", "powersgd_rank", "warmup_steps") if method_takes(m, k)}
+             for m in ("sync", "delayed", "sparse_nocomp", "delayed_sparse", "delayed_sparse_topk", "dgc",
+                       "localsgd", "powersgd", "diloco")}
+    assert takes == {"sync": set(), "delayed": {"delay"}, "sparse_nocomp": {"period"},
+                     "delayed_sparse": {"delay", "period"}, "delayed_sparse_topk": {"delay", "period", "ratio"},
+                     "dgc": {"ratio"}, "localsgd": {"period", "warmup_steps"}, "powersgd": {"powersgd_rank", "warmup_steps"},
+                     "diloco": {"period"}}
+
+
+def test_dtc_runs_dts_with_top_k_through_the_pipeline():
+    from sharegrad import grid
+    from sharegrad.pipeline.dtc import dtc_cells, dtc_cli_args
+
+    config = {"device": "cpu", "dtc": {"ranks": 2, "seeds": [0], "comm_timeout": 60,
+                                       "setups": {"digits": {"dataset": "digits", "model": "digits_cnn", "epochs": 1,
+                                                             "batch_size": 8, "lr": 0.1, "momentum": 0.5,
+                                                             "weight_decay": 0.0, "schedule": "cosine"}},
+                                       "runs": [{"method": ["delayed_sparse_topk"], "delay": [20], "period": [20],
+                                                 "ratio": [0.01]}, {"method": ["sync"], "period": [4]}]}}
+    cells = dtc_cells(config)
+    args = dtc_cli_args(config, grid.cell_path(cells[0])).split()
+    assert [args[args.index(f"--{k}") + 1] for k in ("delay", "period", "ratio")] == ["20", "20", "0.01"]
+    with pytest.raises(UserError, match="method sync takes no period"):
+        dtc_cli_args(config, grid.cell_path(cells[1]))

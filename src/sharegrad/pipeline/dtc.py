@@ -21,6 +21,24 @@ DATA_FILES = {"digits": "data/digits/digits.npz", "cifar10": "data/cifar/cifar-1
 DATA_ROOTS = {"digits": "data/digits/digits.npz", "cifar10": "data/cifar", "cifar100": "data/cifar"}
 
 
+# a cell's option -> SyncOptions' field, and a value other than its default to ask the method with
+SYNC_OPTION = {"delay": ("delay", 2), "period": ("period", 2), "ratio": ("ratio", 0.5),
+               "powersgd_rank": ("rank", 3), "warmup_steps": ("warmup_steps", 1)}
+
+
+def method_takes(method: str, key: str) -> bool:
+    """Whether the registered sync method takes the cell option ``key``: asked of the method itself (each
+    refuses an option it would ignore, ``SyncOptions.require_defaults``), so a new method needs no list here."""
+    from sharegrad.sync import SYNC_METHODS, SyncOptions
+
+    field, value = SYNC_OPTION[key]
+    try:
+        SYNC_METHODS.get(method)(SyncOptions(**{field: value}))
+    except UserError:
+        return False
+    return True
+
+
 def dtc_cells(config: dict) -> list[dict]:
     section = config["dtc"]
     cells, seen = [], set()
@@ -64,12 +82,8 @@ def dtc_cli_args(config: dict, cell_path: str) -> str:
     # Only the options a method takes: the CLI refuses the others.
     # DiLoCo's H is its period; its outer optimiser and the streaming form's fragments and overlap run at the
     # papers' defaults (sync/diloco.py, sync/streaming_diloco.py): a grid sets them with `sharegrad train`.
-    uses = {"delay": ("delayed", "delayed_sparse"),
-            "period": ("sparse", "delayed_sparse", "localsgd", "diloco", "streaming_diloco"),
-            "ratio": ("dgc",), "powersgd_rank": ("powersgd",), "warmup_steps": ("localsgd", "powersgd")}
-    base = cell["method"].removesuffix("_nocomp")
-    for key, methods in uses.items():
-        if base in methods:
+    for key in SYNC_OPTION:
+        if method_takes(cell["method"], key):
             args += [f"--{key.replace('_', '-')}", cell[key]]
         elif str(cell[key]) != str(CELL_DEFAULTS[key]):
             raise UserError(f"dtc.runs: method {cell['method']} takes no {key} (got {cell[key]})")
