@@ -336,3 +336,32 @@ def test_a_verdict_that_turns_on_an_input_the_paper_does_not_state_is_inconclusi
     assert reason.startswith("would be refuted") and "0.2 s of compute per step" in reason
     del claim["rule"]["assumed"]
     assert judge(Measurement(value=4.0, n=1), claim)[0] == "refuted"
+
+
+def test_a_success_verdict_that_turns_on_the_threshold_is_inconclusive(tmp_path):
+    """Neither paper states a threshold: a verdict that changes within the claims file's factor of ours (MSE
+    5e-4 .. 2e-3) is our threshold's, not the attack's."""
+    rows = _dlg_rows(40, 0, 300, batch_size=8, recognisable=0)
+    for row in rows:
+        row["mse"] = 1.5e-3  # just above 1e-3, well below 2e-3
+    summary, cells = _ledger(tmp_path, rows)
+    assert summary.loc["dlg_bs8_resnet_300", "verdict"] == "inconclusive"
+    why = cells[cells.claim == "dlg_bs8_resnet_300"].iloc[0].reason
+    assert why.startswith("would be refuted") and "turns on the threshold" in why
+    assert "reproduced at MSE 2e-03 (40/40" in why and "refuted at MSE 5e-04 (0/40" in why
+    # far from the threshold on both sides the verdict stands, and says it is firm
+    for row in rows:
+        row["mse"] = 0.2
+    summary, cells = _ledger(tmp_path, rows)
+    assert summary.loc["dlg_bs8_resnet_300", "verdict"] == "refuted"
+    assert "firm: refuted from MSE 5e-04 to MSE 2e-03" in cells[cells.claim == "dlg_bs8_resnet_300"].iloc[0].reason
+
+
+def test_a_defense_verdict_is_checked_on_the_recognisable_threshold_too(tmp_path):
+    rows = _dlg_rows(40, 40, 300, model="lenet")  # the undefended baseline: every tile back
+    pruned = _dlg_rows(40, 0, 300, model="lenet", defense="pruning", level=0.3, recognisable=0)
+    for row in pruned:
+        row["lpips"] = 0.25  # not recognisable at 0.2, but at 0.3
+    summary, cells = _ledger(tmp_path, rows + pruned, name="defenses")
+    assert summary.loc["pruning_above_20_stops", "verdict"] == "inconclusive"
+    assert "turns on the threshold" in cells[cells.claim == "pruning_above_20_stops"].iloc[0].reason

@@ -15,8 +15,10 @@ import pandas as pd
 
 from sharegrad.claims import load_claims
 from sharegrad.claims.measures import DESCRIBE, MEASURES, Measurement, select, split_cells
-from sharegrad.claims.tiers import LABELS, PIXEL_EXACT, RECOGNISABLE, TIERS, has_tier, recovered
-from sharegrad.claims.verdicts import (INCONCLUSIVE, NOT_MEASURED, REFUTED, combine, direction, judge, on_substitute,
+from sharegrad.claims.tiers import (LABELS, PIXEL_EXACT, RECOGNISABLE, TIERS, firm_scales, has_tier, recovered,
+                                    recovered_scaled, threshold_text)
+from sharegrad.claims.verdicts import (INCONCLUSIVE, NOT_MEASURED, REFUTED, REPRODUCED, combine, direction, judge,
+                                       on_substitute,
                                        say)
 
 VERDICT_HELP = (
@@ -34,7 +36,9 @@ TIER_HELP = (
     "Image claims are judged under two success tiers (experiments/claims.yaml, `tiers`): *pixel-exact* (MSE "
     "below the run's threshold) and *recognisable* (LPIPS at most the claims file's bound); a diverged attack "
     "recovers nothing under either. Each claim's verdict is under the tier its statement means (column tier); "
-    "the other tier's verdict is beside it.")
+    "the other tier's verdict is beside it. Neither paper states a threshold, so a success-rate verdict is judged "
+    "again at the multiples of the threshold the claims file gives (`firm_scales`: MSE 5e-4 and 2e-3, LPIPS 0.1 and "
+    "0.3): where it holds, its cell says *firm*; where it changes, it is inconclusive (it turns on our threshold).")
 
 
 def _paths(value) -> list[Path]:
@@ -120,10 +124,31 @@ def _judge_rows(claim: dict, measure, rows: pd.DataFrame, table_at, source: str,
         else:
             m = measure(cell_rows, table_at, cell, claim, source)
             verdict, reason = judge(m, claim)
+            verdict, reason = _on_the_threshold(verdict, reason, claim, measure, cell_rows, table_at, cell, source, tier)
             verdict, reason, said = on_substitute(verdict, reason, cell, claim)
         out.append({"cell": cell, "rows": cell_rows, "m": m, "verdict": verdict, "reason": reason,
                     "direction": direction(m, claim, verdict), "substitute": said})
     return out
+
+
+def _on_the_threshold(verdict: str, reason: str, claim: dict, measure, rows: pd.DataFrame, table: pd.DataFrame,
+                      cell: dict, source: str, tier: str | None) -> tuple[str, str]:
+    """A success-rate verdict judged again at the tier's ``firm_scales`` (multiples of its threshold): neither
+    paper states a threshold, so a verdict that changes there turns on ours and is inconclusive; one that
+    holds says so."""
+    if (tier not in TIERS or source not in IMAGE_SOURCES or verdict not in (REPRODUCED, REFUTED)
+            or claim["measure"]["quantity"] != "success_rate" or not firm_scales(tier)):
+        return verdict, reason
+    seen = []
+    for scale in firm_scales(tier):
+        m = measure(rows.assign(success=recovered_scaled(rows, tier, scale)),
+                    table.assign(success=recovered_scaled(table, tier, scale)), cell, claim, source)
+        seen.append((threshold_text(rows, tier, scale), judge(m, claim)[0], m.text))
+    if all(v == verdict for _, v, _ in seen):
+        return verdict, f"{reason}; firm: {verdict} from {seen[0][0]} to {seen[-1][0]}"
+    at = "; ".join(f"{v} at {where} ({text})" for where, v, text in seen)
+    return INCONCLUSIVE, (f"would be {verdict} ({reason}) at {threshold_text(rows, tier)}, but it turns on the "
+                          f"threshold, which the paper does not state: {at}")
 
 
 def _common_direction(entries: list[dict]) -> str:

@@ -51,6 +51,29 @@ def recovered(rows: pd.DataFrame, tier: str, threshold: float | None = None) -> 
     return (hits.fillna(False).astype(bool) & _not_diverged(rows)).astype(bool)
 
 
+def firm_scales(tier: str) -> list[float]:
+    """The multiples of the tier's threshold a success-rate verdict must hold at (claims file; none: not checked)."""
+    return [float(s) for s in success_tiers()[tier].get("firm_scales", [])]
+
+
+def threshold_text(rows: pd.DataFrame, tier: str, scale: float = 1.0) -> str:
+    """The tier's threshold times ``scale``, as a table prints it (the runs' own MSE threshold, or LPIPS)."""
+    if tier == PIXEL_EXACT:
+        base = pd.to_numeric(rows.success_mse, errors="coerce").dropna().unique() if "success_mse" in rows else []
+        return f"MSE {base[0] * scale:.0e}" if len(base) == 1 else f"{scale:g} x each run's MSE threshold"
+    return f"LPIPS {recognisable_lpips() * scale:.2g}"
+
+
+def recovered_scaled(rows: pd.DataFrame, tier: str, scale: float) -> pd.Series:
+    """Per image: recovered under ``tier`` with its threshold times ``scale`` (each run's own MSE threshold)."""
+    if tier == PIXEL_EXACT:
+        if "success_mse" not in rows or "mse" not in rows:
+            raise UserError("these rows have no mse and success_mse columns to move the threshold on")
+        hits = pd.to_numeric(rows.mse, errors="coerce") < pd.to_numeric(rows.success_mse, errors="coerce") * scale
+        return (hits.fillna(False).astype(bool) & _not_diverged(rows)).astype(bool)
+    return recovered(rows, tier, recognisable_lpips() * scale)
+
+
 def classify(rows: pd.DataFrame) -> np.ndarray:
     """Per image, the words a grid labels it with: diverged, pixel-exact, recognisable or not recovered."""
     exact = recovered(rows, PIXEL_EXACT).to_numpy()
