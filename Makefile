@@ -77,4 +77,4 @@ lint: venv
 
 # The smoke config's results, its figures and report included (figures/smoke/).
 clean-results:
-	rm -rf results/smoke logs/smoke
+	rm -rf results/smoke figures/smoke logs/smoke
