@@ -126,3 +126,53 @@ def test_dtc_runs_dts_with_top_k_through_the_pipeline():
     assert [args[args.index(f"--{k}") + 1] for k in ("delay", "period", "ratio")] == ["20", "20", "0.01"]
     with pytest.raises(UserError, match="method sync takes no period"):
         dtc_cli_args(config, grid.cell_path(cells[1]))
+
+
+def test_a_new_sync_method_is_passed_the_options_its_file_declares_and_no_other():
+    """One declaration in the method's file (``register_sync(..., options=...)``) decides what the trainer
+    accepts and what the DTS and WAN stages pass: with it dropped, each of the three asserts fails."""
+    from sharegrad import grid
+    from sharegrad.pipeline import wan as pipeline_wan
+    from sharegrad.pipeline.dtc import dtc_cells, dtc_cli_args
+    from sharegrad.sync import SYNC_METHODS, SyncOptions, build_sync_method, register_sync
+    from sharegrad.sync.dts import DelayedSparse
+
+    @register_sync("delayed_for_test", options=("delay",))
+    def delayed_for_test(options: SyncOptions):
+        return DelayedSparse(options.delay, 1, compensate=True)
+
+    try:
+        assert build_sync_method("delayed_for_test", SyncOptions(delay=3)).name == "delayed_for_test"
+        with pytest.raises(UserError, match="'delayed_for_test' takes no period"):
+            build_sync_method("delayed_for_test", SyncOptions(delay=3, period=2))
+
+        setups = {"digits": {"dataset": "digits", "model": "digits_cnn", "epochs": 1, "batch_size": 8, "lr": 0.1,
+                             "momentum": 0.5, "weight_decay": 0.0, "schedule": "cosine"}}
+        config = {"device": "cpu", "dtc": {"ranks": 2, "seeds": [0], "comm_timeout": 60, "setups": setups,
+                                           "runs": [{"method": ["delayed_for_test"], "delay": [5]},
+                                                    {"method": ["delayed_for_test"], "period": [4]}]}}
+        ok, bad = dtc_cells(config)
+        args = dtc_cli_args(config, grid.cell_path(ok)).split()
+        assert args[args.index("--delay") + 1] == "5" and "--period" not in args
+        with pytest.raises(UserError, match="method delayed_for_test takes no period"):
+            dtc_cli_args(config, grid.cell_path(bad))
+
+        assert pipeline_wan.method_takes("delayed_for_test", "delay")
+        assert not any(pipeline_wan.method_takes("delayed_for_test", k)
+                       for k in ("period", "ratio", "powersgd_rank", "fragments", "topk_exchange"))
+    finally:
+        SYNC_METHODS._entries.pop("delayed_for_test", None)
+
+
+def test_a_sync_method_cannot_declare_an_option_the_trainer_lacks():
+    from sharegrad.sync import SYNC_METHODS, SyncOptions, register_sync, sync_method_options
+
+    @register_sync("misdeclared_for_test", options=("latency",))
+    def misdeclared_for_test(options: SyncOptions):
+        raise AssertionError("never built")
+
+    try:
+        with pytest.raises(UserError, match="declares option\\(s\\) \\['latency'\\]"):
+            sync_method_options("misdeclared_for_test")
+    finally:
+        SYNC_METHODS._entries.pop("misdeclared_for_test", None)

@@ -21,22 +21,17 @@ DATA_FILES = {"digits": "data/digits/digits.npz", "cifar10": "data/cifar/cifar-1
 DATA_ROOTS = {"digits": "data/digits/digits.npz", "cifar10": "data/cifar", "cifar100": "data/cifar"}
 
 
-# a cell's option -> SyncOptions' field, and a value other than its default to ask the method with
-SYNC_OPTION = {"delay": ("delay", 2), "period": ("period", 2), "ratio": ("ratio", 0.5),
-               "powersgd_rank": ("rank", 3), "warmup_steps": ("warmup_steps", 1)}
+# a cell's option -> the SyncOptions field it sets
+SYNC_OPTION = {"delay": "delay", "period": "period", "ratio": "ratio", "powersgd_rank": "rank",
+               "warmup_steps": "warmup_steps"}
 
 
 def method_takes(method: str, key: str) -> bool:
-    """Whether the registered sync method takes the cell option ``key``: asked of the method itself (each
-    refuses an option it would ignore, ``SyncOptions.require_defaults``), so a new method needs no list here."""
-    from sharegrad.sync import SYNC_METHODS, SyncOptions
+    """Whether the registered sync method takes the cell option ``key``: read off the method's own
+    ``options=`` declaration (sync/__init__.py), so a new method needs no list here."""
+    from sharegrad.sync import sync_method_options
 
-    field, value = SYNC_OPTION[key]
-    try:
-        SYNC_METHODS.get(method)(SyncOptions(**{field: value}))
-    except UserError:
-        return False
-    return True
+    return SYNC_OPTION[key] in sync_method_options(method)
 
 
 def dtc_cells(config: dict) -> list[dict]:

@@ -26,14 +26,24 @@ OPTIONAL = {"outer_lr": 0.7, "outer_momentum": 0.9, "fragments": 1, "overlap": 0
             "topk_exchange": "slotted"}
 LINK_KEYS = ("latency_ms", "bandwidth_mbps", "payload_parameters")
 JOB_KEYS = ["method", *JOB_DEFAULTS, *OPTIONAL, *LINK_KEYS]
-# Options each method takes; the others must keep their defaults.
-USES = {"delay": ("delayed", "delayed_sparse", "delayed_sparse_topk"),
-        "period": ("sparse", "delayed_sparse", "delayed_sparse_topk", "localsgd", "diloco", "streaming_diloco"),
-        "ratio": ("dgc", "delayed_sparse_topk"), "powersgd_rank": ("powersgd",),
-        "warmup_steps": ("localsgd", "powersgd"),
-        "outer_lr": ("diloco", "streaming_diloco"), "outer_momentum": ("diloco", "streaming_diloco"),
-        "fragments": ("streaming_diloco",), "overlap": ("streaming_diloco",), "mix": ("streaming_diloco",),
-        "topk_exchange": ("delayed_sparse_topk",)}
+# A job's option -> the SyncOptions field it sets. Which a method takes is read off its own ``options=``
+# declaration (sync/__init__.py); the others must keep their defaults. topk_exchange is the link
+# emulation's, not the method's (stages/wan.py validate_emulation checks it).
+SYNC_FIELD = {"delay": "delay", "period": "period", "ratio": "ratio", "powersgd_rank": "rank",
+              "warmup_steps": "warmup_steps", "outer_lr": "outer_lr", "outer_momentum": "outer_momentum",
+              "fragments": "fragments", "overlap": "overlap", "mix": "mix"}
+EMULATION_OPTIONS = {"topk_exchange": ("delayed_sparse_topk",)}
+
+
+def method_takes(method: str, key: str) -> bool:
+    """Whether the job option ``key`` applies to the registered sync method ``method``."""
+    from sharegrad.sync import sync_method_options
+
+    if key in EMULATION_OPTIONS:
+        return method in EMULATION_OPTIONS[key]
+    return SYNC_FIELD[key] in sync_method_options(method)
+
+
 NO_PAYLOAD = "own"  # path value of payload_parameters: null
 
 
@@ -57,9 +67,9 @@ def wan_jobs(config: dict) -> list[dict]:
         job = {"method": spec["method"], **{k: spec.get(k, v) for k, v in JOB_DEFAULTS.items()}}
         job.update({k: spec[k] for k in (*OPTIONAL, *LINK_KEYS) if k in spec})
         base = job["method"].removesuffix("_nocomp")
-        for key, methods in USES.items():
+        for key in (*JOB_DEFAULTS, *OPTIONAL):
             default = JOB_DEFAULTS.get(key, OPTIONAL.get(key))
-            if base not in methods and str(job.get(key, default)) != str(default):
+            if not method_takes(job["method"], key) and str(job.get(key, default)) != str(default):
                 raise UserError(f"wan.methods: method {job['method']} takes no {key} (got {job[key]})")
         if job["method"] == "ddp":
             raise UserError("wan.methods: ddp cannot run over the emulated link (it waits inside backward); "
@@ -101,9 +111,8 @@ def wan_cli_args(config: dict, job_path: str) -> str:
     payload = job.get("payload_parameters", setup.get("payload_parameters"))
     if payload is not None and str(payload) != NO_PAYLOAD:
         args += ["--payload-parameters", payload]
-    base = job["method"].removesuffix("_nocomp")
-    for key, methods in USES.items():
-        if base in methods and key in job:
+    for key in (*JOB_DEFAULTS, *OPTIONAL):
+        if key in job and method_takes(job["method"], key):
             args += [f"--{key.replace('_', '-')}", job[key]]
     return " ".join(shlex.quote(str(a)) for a in args)
 

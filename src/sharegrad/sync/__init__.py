@@ -4,13 +4,18 @@ A sync method owns what happens between a rank's backward pass and its
 weights: whether and when gradients (or models) are communicated and how
 they are applied. Every collective goes through ``sync.comm.Communicator``.
 
-    @register_sync("delayed")
+    @register_sync("delayed", options=("delay",))
     def delayed(options: SyncOptions) -> SyncMethod
+
+``options`` names the fields of ``SyncOptions`` the method reads. It is the one
+place that says so: ``build_sync_method`` refuses any other field set away from
+its default, and the DTS and WAN stages of the pipeline pass a method exactly
+these options.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable
 
 import torch
@@ -70,8 +75,8 @@ class SyncOptions:
     def require_defaults(self, method: str, used: set[str]) -> None:
         """Refuse an option the method would silently ignore."""
         defaults = SyncOptions()
-        for name in ("delay", "period", "ratio", "rank", "warmup_steps", "outer_lr", "outer_momentum",
-                     "fragments", "overlap", "mix"):
+        for field in fields(self):
+            name = field.name
             if name not in used and getattr(self, name) != getattr(defaults, name):
                 raise UserError(f"sync method {method!r} takes no {name} (got {getattr(self, name)})")
 
@@ -136,8 +141,19 @@ class FlatSGDMethod(SyncMethod):
             self.u.copy_(state["u"])
 
 
+def sync_method_options(name: str) -> tuple[str, ...]:
+    """The ``SyncOptions`` fields the registered method ``name`` reads (its ``options=`` declaration)."""
+    factory = SYNC_METHODS.get(name)
+    declared = tuple(getattr(factory, "options", ()))
+    unknown = set(declared) - {f.name for f in fields(SyncOptions)}
+    if unknown:
+        raise UserError(f"sync method {name!r} declares option(s) {sorted(unknown)} that SyncOptions lacks")
+    return declared
+
+
 def build_sync_method(name: str, options: SyncOptions) -> SyncMethod:
     options.validate()
+    options.require_defaults(name, set(sync_method_options(name)))
     method = SYNC_METHODS.get(name)(options)
     method.name = name
     return method

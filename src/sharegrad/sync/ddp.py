@@ -70,7 +70,6 @@ def model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-@register_sync("ddp")
+@register_sync("ddp", options=())
 def ddp(options: SyncOptions):
-    options.require_defaults("ddp", set())
     return DDPMethod()

@@ -9,13 +9,11 @@ from sharegrad.sync import SyncOptions, register_sync
 from sharegrad.sync.dts import DelayedSparse
 
 
-@register_sync("delayed")
+@register_sync("delayed", options=("delay",))
 def delayed(options: SyncOptions):
-    options.require_defaults("delayed", {"delay"})
     return DelayedSparse(options.delay, 1, compensate=True)
 
 
-@register_sync("delayed_nocomp")
+@register_sync("delayed_nocomp", options=("delay",))
 def delayed_nocomp(options: SyncOptions):
-    options.require_defaults("delayed_nocomp", {"delay"})
     return DelayedSparse(options.delay, 1, compensate=False)

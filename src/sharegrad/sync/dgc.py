@@ -58,7 +58,6 @@ class TopK(FlatSGDMethod):
         self.residual.copy_(state["residual"])
 
 
-@register_sync("dgc")
+@register_sync("dgc", options=("ratio",))
 def dgc(options: SyncOptions):
-    options.require_defaults("dgc", {"ratio"})
     return TopK(options.ratio)

@@ -193,7 +193,6 @@ class DiLoCo(FlatSGDMethod):
                                    p["due"]) for p in state["in_flight"]]
 
 
-@register_sync("diloco")
+@register_sync("diloco", options=("period", "outer_lr", "outer_momentum"))
 def diloco(options: SyncOptions):
-    options.require_defaults("diloco", {"period", "outer_lr", "outer_momentum"})
     return DiLoCo(options.period, options.outer_lr, options.outer_momentum)

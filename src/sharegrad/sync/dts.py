@@ -160,13 +160,11 @@ class DelayedSparse(FlatSGDMethod):
             for p in state["pending"]]
 
 
-@register_sync("delayed_sparse")
+@register_sync("delayed_sparse", options=("delay", "period"))
 def delayed_sparse(options: SyncOptions):
-    options.require_defaults("delayed_sparse", {"delay", "period"})
     return DelayedSparse(options.delay, options.period, compensate=True)
 
 
-@register_sync("delayed_sparse_nocomp")
+@register_sync("delayed_sparse_nocomp", options=("delay", "period"))
 def delayed_sparse_nocomp(options: SyncOptions):
-    options.require_defaults("delayed_sparse_nocomp", {"delay", "period"})
     return DelayedSparse(options.delay, options.period, compensate=False)

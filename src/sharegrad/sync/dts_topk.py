@@ -160,7 +160,6 @@ class DelayedSparseTopK(DelayedSparse):
         raise UserError("delayed_sparse_topk does not checkpoint; run it without --checkpoint-every")
 
 
-@register_sync("delayed_sparse_topk")
+@register_sync("delayed_sparse_topk", options=("delay", "period", "ratio"))
 def delayed_sparse_topk(options: SyncOptions):
-    options.require_defaults("delayed_sparse_topk", {"delay", "period", "ratio"})
     return DelayedSparseTopK(options.delay, options.period, options.ratio)

@@ -54,7 +54,6 @@ class PostLocalSGD(DDPMethod):
             self.averager.step = state["averager_step"]
 
 
-@register_sync("localsgd")
+@register_sync("localsgd", options=("period", "warmup_steps"))
 def localsgd(options: SyncOptions):
-    options.require_defaults("localsgd", {"period", "warmup_steps"})
     return PostLocalSGD(options.period, options.warmup_steps)

@@ -35,7 +35,6 @@ class PowerSGD(DDPMethod):
             self.sent_numel = after
 
 
-@register_sync("powersgd")
+@register_sync("powersgd", options=("rank", "warmup_steps"))
 def powersgd(options: SyncOptions):
-    options.require_defaults("powersgd", {"rank", "warmup_steps"})
     return PowerSGD(options.rank, options.warmup_steps)

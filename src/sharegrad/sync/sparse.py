@@ -12,13 +12,11 @@ from sharegrad.sync import SyncOptions, register_sync
 from sharegrad.sync.dts import DelayedSparse
 
 
-@register_sync("sparse")
+@register_sync("sparse", options=("period",))
 def sparse(options: SyncOptions):
-    options.require_defaults("sparse", {"period"})
     return DelayedSparse(0, options.period, compensate=True)
 
 
-@register_sync("sparse_nocomp")
+@register_sync("sparse_nocomp", options=("period",))
 def sparse_nocomp(options: SyncOptions):
-    options.require_defaults("sparse_nocomp", {"period"})
     return DelayedSparse(0, options.period, compensate=False)

@@ -21,9 +21,8 @@ from sharegrad.sync import SyncOptions, register_sync
 from sharegrad.sync.diloco import DiLoCo
 
 
-@register_sync("streaming_diloco")
+@register_sync("streaming_diloco",
+               options=("period", "outer_lr", "outer_momentum", "fragments", "overlap", "mix"))
 def streaming_diloco(options: SyncOptions):
-    options.require_defaults("streaming_diloco",
-                             {"period", "outer_lr", "outer_momentum", "fragments", "overlap", "mix"})
     return DiLoCo(options.period, options.outer_lr, options.outer_momentum, options.fragments, options.overlap,
                   options.mix, name="streaming_diloco")

@@ -15,7 +15,6 @@ class Synchronous(FlatSGDMethod):
         return loss
 
 
-@register_sync("sync")
+@register_sync("sync", options=())
 def sync(options: SyncOptions):
-    options.require_defaults("sync", set())
     return Synchronous()
