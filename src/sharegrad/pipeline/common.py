@@ -35,6 +35,18 @@ def model_names(modality: str) -> list[str]:
     return [name for name in MODELS.names() if getattr(MODELS.get(name), "modality", IMAGE) == modality]
 
 
+# the configs' name of a SyncOptions field where the two differ
+SYNC_OPTION_ALIASES = {"powersgd_rank": "rank"}
+
+
+def sync_method_takes(method: str, key: str) -> bool:
+    """Whether the registered sync method reads the config option ``key`` (a SyncOptions field, or its alias):
+    read off the method's own ``options=`` declaration (sync/__init__.py), so a new method needs no list here."""
+    from sharegrad.sync import sync_method_options
+
+    return SYNC_OPTION_ALIASES.get(key, key) in sync_method_options(method)
+
+
 def attack_modality(attack) -> str:
     """What an attack reconstructs, as it declares (``register_attack(name, modality="text")``); image if it does not."""
     return getattr(attack, "modality", IMAGE)

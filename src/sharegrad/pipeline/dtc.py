@@ -11,6 +11,7 @@ import shlex
 
 from sharegrad import grid
 from sharegrad.errors import UserError
+from sharegrad.pipeline.common import sync_method_takes
 
 CELL_DEFAULTS = {"delay": 0, "period": 1, "ratio": 0.01, "powersgd_rank": 2, "warmup_steps": 0,
                  "defense": "none", "level": 0}
@@ -21,17 +22,9 @@ DATA_FILES = {"digits": "data/digits/digits.npz", "cifar10": "data/cifar/cifar-1
 DATA_ROOTS = {"digits": "data/digits/digits.npz", "cifar10": "data/cifar", "cifar100": "data/cifar"}
 
 
-# a cell's option -> the SyncOptions field it sets
-SYNC_OPTION = {"delay": "delay", "period": "period", "ratio": "ratio", "powersgd_rank": "rank",
-               "warmup_steps": "warmup_steps"}
-
-
-def method_takes(method: str, key: str) -> bool:
-    """Whether the registered sync method takes the cell option ``key``: read off the method's own
-    ``options=`` declaration (sync/__init__.py), so a new method needs no list here."""
-    from sharegrad.sync import sync_method_options
-
-    return SYNC_OPTION[key] in sync_method_options(method)
+# the cell options that set a sync method's SyncOptions (the others are the cell's setup, defense and seed)
+SYNC_KEYS = ("delay", "period", "ratio", "powersgd_rank", "warmup_steps")
+method_takes = sync_method_takes
 
 
 def dtc_cells(config: dict) -> list[dict]:
@@ -77,7 +70,7 @@ def dtc_cli_args(config: dict, cell_path: str) -> str:
     # Only the options a method takes: the CLI refuses the others.
     # DiLoCo's H is its period; its outer optimiser and the streaming form's fragments and overlap run at the
     # papers' defaults (sync/diloco.py, sync/streaming_diloco.py): a grid sets them with `sharegrad train`.
-    for key in SYNC_OPTION:
+    for key in SYNC_KEYS:
         if method_takes(cell["method"], key):
             args += [f"--{key.replace('_', '-')}", cell[key]]
         elif str(cell[key]) != str(CELL_DEFAULTS[key]):

@@ -19,6 +19,7 @@ import shlex
 
 from sharegrad import grid
 from sharegrad.errors import UserError
+from sharegrad.pipeline.common import sync_method_takes
 
 JOB_DEFAULTS = {"delay": 0, "period": 1, "ratio": 0.01, "powersgd_rank": 2, "warmup_steps": 0}
 # Spelled in the path only when the entry gives them.
@@ -26,22 +27,17 @@ OPTIONAL = {"outer_lr": 0.7, "outer_momentum": 0.9, "fragments": 1, "overlap": 0
             "topk_exchange": "slotted"}
 LINK_KEYS = ("latency_ms", "bandwidth_mbps", "payload_parameters")
 JOB_KEYS = ["method", *JOB_DEFAULTS, *OPTIONAL, *LINK_KEYS]
-# A job's option -> the SyncOptions field it sets. Which a method takes is read off its own ``options=``
-# declaration (sync/__init__.py); the others must keep their defaults. topk_exchange is the link
-# emulation's, not the method's (stages/wan.py validate_emulation checks it).
-SYNC_FIELD = {"delay": "delay", "period": "period", "ratio": "ratio", "powersgd_rank": "rank",
-              "warmup_steps": "warmup_steps", "outer_lr": "outer_lr", "outer_momentum": "outer_momentum",
-              "fragments": "fragments", "overlap": "overlap", "mix": "mix"}
+# Which of a job's options a method takes is read off its own ``options=`` declaration (sync/__init__.py); the
+# others must keep their defaults. topk_exchange is the link emulation's, not the method's (stages/wan.py
+# validate_emulation checks it).
 EMULATION_OPTIONS = {"topk_exchange": ("delayed_sparse_topk",)}
 
 
 def method_takes(method: str, key: str) -> bool:
     """Whether the job option ``key`` applies to the registered sync method ``method``."""
-    from sharegrad.sync import sync_method_options
-
     if key in EMULATION_OPTIONS:
         return method in EMULATION_OPTIONS[key]
-    return SYNC_FIELD[key] in sync_method_options(method)
+    return sync_method_takes(method, key)
 
 
 NO_PAYLOAD = "own"  # path value of payload_parameters: null
